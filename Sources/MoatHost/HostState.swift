@@ -1,0 +1,217 @@
+import MoatConfig
+
+/// What moat cares about on a host, as values.
+///
+/// The same type describes the host as the file wants it (`DesiredState.render`) and as it
+/// was found (`Snapshot`), so a diff compares two values and a rollback is a plan towards
+/// the state found before.
+public struct HostState: Hashable, Sendable {
+    /// `net.ipv4.ip_forward`.
+    public var ipForward: Bool
+    /// moat's networks, by name.
+    public var networks: [String: NetworkState]
+    /// moat's chains that serve every network (`MOAT-FORWARD`, ...): rules as iptables-save
+    /// prints them after `-A <chain> `.
+    public var sharedChains: [ChainID: [String]]
+    /// Rules in built-in chains that jump into moat's chains, by built-in chain, in order,
+    /// duplicates kept, as iptables-save prints them after `-A <chain> `.
+    public var jumps: [ChainID: [String]]
+    /// Links that are not moat's (live only): for conflicts, never touched.
+    public var foreignLinks: [String: Link]
+    /// IPv4 routes of the main table (live only): for conflicts.
+    public var routes: [Route]
+
+    public init(
+        ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [String]] = [:],
+        jumps: [ChainID: [String]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = []
+    ) {
+        self.ipForward = ipForward
+        self.networks = networks
+        self.sharedChains = sharedChains
+        self.jumps = jumps
+        self.foreignLinks = foreignLinks
+        self.routes = routes
+    }
+}
+
+/// One network on the host: its device, its own firewall chains and its dnsmasq.
+public struct NetworkState: Hashable, Sendable {
+    public var name: String
+    public var device: DeviceState
+    /// This network's own chains (`MOAT-IN-<name>`, ...), rules as iptables-save prints them.
+    public var chains: [ChainID: [String]]
+    /// nil when the network runs no dnsmasq (no DHCP and no DNS), or none was found.
+    public var dnsmasq: DnsmasqInstance?
+
+    public init(name: String, device: DeviceState, chains: [ChainID: [String]] = [:], dnsmasq: DnsmasqInstance? = nil) {
+        self.name = name
+        self.device = device
+        self.chains = chains
+        self.dnsmasq = dnsmasq
+    }
+}
+
+/// A network's device: a bridge moat owns, or an existing interface moat only configures.
+public struct DeviceState: Hashable, Sendable {
+    public var name: String
+    /// true: a bridge marked `moat:<network>`; false: an `interface:` device moat does not own.
+    public var owned: Bool
+    /// Desired: false only for a device that does not exist (never desired). Live: whether it exists.
+    public var exists: Bool
+    /// The UP flag.
+    public var up: Bool
+    /// IPv4 addresses. Desired: exactly the host address. For an interface, only moat's
+    /// address is compared; the device's other addresses are not moat's.
+    public var addresses: [IPv4CIDR]
+    /// `net.ipv6.conf.<dev>.disable_ipv6`.
+    public var ipv6Disabled: Bool
+
+    public init(name: String, owned: Bool, exists: Bool = true, up: Bool = true, addresses: [IPv4CIDR], ipv6Disabled: Bool = true) {
+        self.name = name
+        self.owned = owned
+        self.exists = exists
+        self.up = up
+        self.addresses = addresses
+        self.ipv6Disabled = ipv6Disabled
+    }
+}
+
+/// A device as `ip -j -d addr` shows it.
+public struct Link: Hashable, Sendable {
+    public var name: String
+    /// `linkinfo.info_kind`: "bridge", "veth", ...; nil for a plain device.
+    public var kind: String?
+    /// `ifalias`; moat marks its bridges `moat:<network>`.
+    public var alias: String?
+    public var up: Bool
+    public var addresses: [IPv4CIDR]
+    public var ipv6Disabled: Bool
+
+    public init(name: String, kind: String? = nil, alias: String? = nil, up: Bool = false, addresses: [IPv4CIDR] = [], ipv6Disabled: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.alias = alias
+        self.up = up
+        self.addresses = addresses
+        self.ipv6Disabled = ipv6Disabled
+    }
+
+    /// The network whose mark this device carries, if any.
+    public var moatNetwork: String? {
+        guard let alias, alias.hasPrefix(Mark.prefix) else { return nil }
+        return String(alias.dropFirst(Mark.prefix.count))
+    }
+}
+
+/// An IPv4 route of the main table, as `ip -j route` shows it.
+public struct Route: Hashable, Sendable {
+    public var destination: IPv4CIDR?   // nil: default
+    public var device: String?
+    public init(destination: IPv4CIDR?, device: String?) {
+        self.destination = destination
+        self.device = device
+    }
+}
+
+/// One dnsmasq of one network: the files it reads and, when found running, its pid.
+public struct DnsmasqInstance: Hashable, Sendable {
+    /// The content of its config file.
+    public var config: String
+    /// The content of its `dhcp-hostsfile` (static leases), re-read on SIGHUP.
+    public var dhcpHosts: String
+    /// The content of its `addn-hosts` file (names of static hosts), re-read on SIGHUP.
+    public var hosts: String
+    /// Live: the pid of the running process (checked against /proc/PID/cmdline); nil when not
+    /// running. Desired: always nil; the diff asks only that one runs.
+    public var pid: Int32?
+
+    public init(config: String, dhcpHosts: String, hosts: String, pid: Int32? = nil) {
+        self.config = config
+        self.dhcpHosts = dhcpHosts
+        self.hosts = hosts
+        self.pid = pid
+    }
+}
+
+public enum FirewallTable: String, Hashable, Sendable, CaseIterable, Comparable {
+    case filter, nat, mangle
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A chain in a table.
+public struct ChainID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var table: FirewallTable
+    public var name: String
+    public init(_ table: FirewallTable, _ name: String) {
+        self.table = table
+        self.name = name
+    }
+    public static func < (a: Self, b: Self) -> Bool { (a.table, a.name) < (b.table, b.name) }
+    public var description: String { "\(table)/\(name)" }
+}
+
+/// The marks by which moat knows its own objects on a live host.
+public enum Mark {
+    /// ifalias of a bridge, comment of a rule: `moat:<network>`.
+    public static let prefix = "moat:"
+    /// Comment of rules shared by all networks (the jumps from built-in chains).
+    public static let shared = "moat"
+    /// Every chain of moat's starts with this.
+    public static let chainPrefix = "MOAT-"
+
+    public static func of(network: String) -> String { prefix + network }
+}
+
+/// The names of moat's chains. Shared chains have fixed names; a network's own chains are a
+/// kind prefix plus the network name, so the owner of a chain is known from its name alone.
+public enum ChainName {
+    // Shared dispatch chains, each jumped to from the built-in chain of the same role.
+    public static let input = ChainID(.filter, "MOAT-INPUT")
+    public static let forward = ChainID(.filter, "MOAT-FORWARD")
+    public static let natPrerouting = ChainID(.nat, "MOAT-PREROUTING")
+    public static let natOutput = ChainID(.nat, "MOAT-OUTPUT")
+    public static let natPostrouting = ChainID(.nat, "MOAT-POSTROUTING")
+    public static let manglePostrouting = ChainID(.mangle, "MOAT-POSTROUTING")
+
+    /// Shared chains with the built-in chain that jumps to each.
+    public static let shared: [(chain: ChainID, builtin: String)] = [
+        (input, "INPUT"), (forward, "FORWARD"), (natPrerouting, "PREROUTING"), (natOutput, "OUTPUT"),
+        (natPostrouting, "POSTROUTING"), (manglePostrouting, "POSTROUTING"),
+    ]
+
+    /// Per-network chain kinds, each `MOAT-<KIND>-<network>` (at most 25 characters).
+    public enum Kind: String, CaseIterable, Sendable {
+        /// filter: guests to the host itself.
+        case input = "IN"
+        /// filter: traffic from the guests through the host.
+        case from = "FROM"
+        /// filter: traffic through the host to the guests.
+        case to = "TO"
+        /// nat: masquerade of the guests' traffic.
+        case masquerade = "MASQ"
+        /// nat: port forwards to guests.
+        case dnat = "DNAT"
+
+        public var table: FirewallTable {
+            switch self {
+            case .input, .from, .to: .filter
+            case .masquerade, .dnat: .nat
+            }
+        }
+    }
+
+    public static func of(_ kind: Kind, network: String) -> ChainID {
+        ChainID(kind.table, "MOAT-\(kind.rawValue)-\(network)")
+    }
+
+    /// The network that owns a per-network chain, from its name; nil for shared or foreign chains.
+    public static func network(of chain: ChainID) -> String? {
+        for kind in Kind.allCases where kind.table == chain.table {
+            let prefix = "MOAT-\(kind.rawValue)-"
+            if chain.name.hasPrefix(prefix), chain.name.count > prefix.count {
+                return String(chain.name.dropFirst(prefix.count))
+            }
+        }
+        return nil
+    }
+}

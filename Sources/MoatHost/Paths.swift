@@ -1,0 +1,29 @@
+/// Where moat keeps its files: configs, hosts and leases under the state dir; pid files,
+/// the lock and the journal under the run dir.
+public struct Paths: Hashable, Sendable {
+    public var stateDir: String
+    public var runDir: String
+
+    public static let defaultStateDir = "/var/lib/moat"
+    public static let defaultRunDir = "/run/moat"
+
+    public init(stateDir: String = Paths.defaultStateDir, runDir: String = Paths.defaultRunDir) {
+        self.stateDir = stateDir
+        self.runDir = runDir
+    }
+
+    /// A network's folder: its dnsmasq config, hosts files and leases.
+    public func networkDir(_ network: String) -> String { "\(stateDir)/networks/\(network)" }
+    public func dnsmasqConfig(_ network: String) -> String { "\(networkDir(network))/dnsmasq.conf" }
+    public func dhcpHostsFile(_ network: String) -> String { "\(networkDir(network))/dhcp-hosts" }
+    public func hostsFile(_ network: String) -> String { "\(networkDir(network))/hosts" }
+    public func leaseFile(_ network: String) -> String { "\(networkDir(network))/leases" }
+    /// What an `interface:` network found on its device before moat changed it.
+    public func interfaceRecord(_ network: String) -> String { "\(networkDir(network))/interface.json" }
+    /// `ip_forward` as it was before moat first set it.
+    public var ipForwardRecord: String { "\(stateDir)/ip_forward.orig" }
+
+    public func dnsmasqPidFile(_ network: String) -> String { "\(runDir)/dnsmasq-\(network).pid" }
+    public var lockFile: String { "\(runDir)/moat.lock" }
+    public var journal: String { "\(runDir)/journal.json" }
+}

@@ -1,0 +1,1 @@
+// Diff, plan, execution: see the files beside this one.

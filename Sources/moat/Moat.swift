@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Moat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "moat",
+        abstract: "Keeps a Linux host's isolated guest networks exactly as a YAML file says.",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
