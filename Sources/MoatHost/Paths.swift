@@ -27,3 +27,24 @@ public struct Paths: Hashable, Sendable {
     public var lockFile: String { "\(runDir)/moat.lock" }
     public var journal: String { "\(runDir)/journal.json" }
 }
+
+/// What an `interface:` network found on a device it does not own, before moat changed it;
+/// kept at `Paths.interfaceRecord(network)` so `destroy` can put it back. Its presence is
+/// also how a live snapshot knows that moat configured that device.
+public struct InterfaceRecord: Codable, Hashable, Sendable {
+    public var device: String
+    /// The address moat added (`192.168.1.1/24`).
+    public var address: String
+    /// Whether that address was already on the device (then `destroy` leaves it).
+    public var hadAddress: Bool
+    public var wasUp: Bool
+    public var ipv6WasDisabled: Bool
+
+    public init(device: String, address: String, hadAddress: Bool, wasUp: Bool, ipv6WasDisabled: Bool) {
+        self.device = device
+        self.address = address
+        self.hadAddress = hadAddress
+        self.wasUp = wasUp
+        self.ipv6WasDisabled = ipv6WasDisabled
+    }
+}
