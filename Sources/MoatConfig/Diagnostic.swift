@@ -40,10 +40,15 @@ public struct MoatError: Error, Sendable, CustomStringConvertible {
     /// Diagnostics of an invalid file, printed before the message.
     public var diagnostics: [Diagnostic]
 
-    public init(_ kind: Kind = .failed, _ message: String, diagnostics: [Diagnostic] = []) {
+    public init(_ kind: Kind, _ message: String, diagnostics: [Diagnostic] = []) {
         self.kind = kind
         self.message = message
         self.diagnostics = diagnostics
+    }
+
+    /// A failure: exit 1.
+    public init(_ message: String, diagnostics: [Diagnostic] = []) {
+        self.init(.failed, message, diagnostics: diagnostics)
     }
 
     public var exitCode: Int32 {
