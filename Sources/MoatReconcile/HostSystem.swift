@@ -1,0 +1,63 @@
+import Foundation
+import MoatConfig
+import MoatHost
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Every side effect of the executor: commands through the runner, files, sysctls and
+/// signals. Injected so tests can record what would happen.
+public protocol HostSystem: Sendable {
+    var runner: any CommandRunner { get }
+    func read(_ path: String) -> String?
+    /// Replaces the file atomically, creating its folder.
+    func write(_ path: String, _ contents: String) throws
+    func remove(_ path: String) throws
+    /// Writes a value under /proc/sys (`net/ipv4/ip_forward`).
+    func setSysctl(_ key: String, _ value: String) throws
+    func signal(_ pid: Int32, _ signal: Int32) throws
+    /// Whether the process exists and is not a zombie.
+    func isRunning(_ pid: Int32) -> Bool
+}
+
+/// The real host.
+public struct LocalSystem: HostSystem {
+    public let runner: any CommandRunner
+
+    public init(runner: any CommandRunner = SystemRunner()) { self.runner = runner }
+
+    public func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+
+    public func write(_ path: String, _ contents: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(contents.utf8).write(to: url, options: .atomic)
+    }
+
+    public func remove(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        try FileManager.default.removeItem(atPath: path)
+    }
+
+    public func setSysctl(_ key: String, _ value: String) throws {
+        let path = "/proc/sys/\(key)"
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw MoatError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { try? handle.close() }
+        try handle.write(contentsOf: Data("\(value)\n".utf8))
+    }
+
+    public func signal(_ pid: Int32, _ signal: Int32) throws {
+        guard kill(pid, signal) == 0 || errno == ESRCH else {
+            throw MoatError("cannot signal process \(pid): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].split(separator: " ").first
+        return state != "Z" && state != "X"
+    }
+}

@@ -1,1 +1,0 @@
-// Diff, plan, execution: see the files beside this one.

@@ -1,0 +1,138 @@
+import Foundation
+import MoatConfig
+import MoatHost
+
+/// Runs `apply` and `destroy`: lock, journal, snapshot, diff, execute, verify, and on any
+/// failure a rollback, which is a plan towards the snapshot taken before.
+public struct Reconciler: Sendable {
+    public let system: any HostSystem
+    public let paths: Paths
+    /// Reads the live host (injected so tests can serve a recorded host).
+    public let snapshot: @Sendable () async throws -> HostState
+    /// One line per unit of work, for stderr.
+    public let progress: @Sendable (String) -> Void
+
+    public init(
+        system: any HostSystem, paths: Paths, snapshot: @escaping @Sendable () async throws -> HostState,
+        progress: @escaping @Sendable (String) -> Void
+    ) {
+        self.system = system
+        self.paths = paths
+        self.snapshot = snapshot
+        self.progress = progress
+    }
+
+    /// What moat recorded before changing what it does not own, for the networks on the host.
+    public func context(for live: HostState, restart: Set<String> = []) -> DiffContext {
+        var records: [String: InterfaceRecord] = [:]
+        for name in live.networks.keys {
+            guard let text = system.read(paths.interfaceRecord(name)),
+                let record = try? JSONDecoder().decode(InterfaceRecord.self, from: Data(text.utf8))
+            else { continue }
+            records[name] = record
+        }
+        let forward = system.read(paths.ipForwardRecord)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return DiffContext(ipForwardRecord: forward.map { $0 == "1" }, interfaceRecords: records, restartDnsmasq: restart)
+    }
+
+    /// The plan that makes the host match `config`, or the conflicts that stand in the way.
+    public func plan(config: Config, live: HostState, restart: Set<String> = []) throws -> (desired: HostState, plan: Plan) {
+        let problems = Conflicts.find(config: config, live: live)
+        guard problems.isEmpty else {
+            throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        let desired = DesiredState.render(config, paths: paths)
+        return (desired, Diff.plan(desired: desired, live: live, context: context(for: live, restart: restart), paths: paths))
+    }
+
+    /// Finds a journal left by an interrupted run: says so, and names the networks whose
+    /// dnsmasq must restart to be sure it runs what its files say.
+    public func recoverJournal() -> Set<String> {
+        guard let journal = Journal.load(from: system, paths: paths) else { return [] }
+        progress("moat: " + journal.interruptedMessage)
+        return Set(journal.dnsmasqNetworks)
+    }
+
+    /// Executes `plan` under the journal; verifies that `desired(after)` has nothing left to
+    /// do; on failure rolls back to `before` and throws (exit 1, or 3 if the rollback failed).
+    public func execute(_ plan: Plan, command: String, before: HostState, desired: @escaping @Sendable (HostState) -> HostState) async throws {
+        let executor = Executor(system: system, paths: paths)
+        let units = executor.units(for: plan)
+        var journal = Journal(
+            command: command, pid: getpid(), started: ISO8601DateFormatter().string(from: Date()), units: units.map(\.title),
+            dnsmasqNetworks: Array(Set(plan.steps.filter { $0.object == "dnsmasq" }.compactMap(\.network))).sorted())
+        var done: [String] = []
+        do {
+            for (index, unit) in units.enumerated() {
+                journal.completed = index
+                try journal.save(to: system, paths: paths)
+                progress("[\(index + 1)/\(units.count)] \(unit.title)")
+                try await unit.work()
+                done.append(unit.title)
+            }
+            journal.completed = units.count
+            try journal.save(to: system, paths: paths)
+            let after = try await snapshot()
+            let left = Diff.plan(desired: desired(after), live: after, context: context(for: after), paths: paths)
+            guard left.isEmpty else {
+                throw MoatError("verification failed: after \(command), the host still differs from the file:\n" + left.humanText(color: false))
+            }
+        } catch {
+            let cause = "\(error)"
+            progress("moat: \(command) failed: \(cause)")
+            progress("moat: rolling back \(done.count) completed step\(done.count == 1 ? "" : "s")")
+            try await rollBack(to: before, command: command, cause: cause, done: done)
+        }
+        try system.remove(paths.journal)
+    }
+
+    func rollBack(to before: HostState, command: String, cause: String, done: [String]) async throws -> Never {
+        let executor = Executor(system: system, paths: paths)
+        var left = "unknown: the host could not be read"
+        do {
+            let now = try await snapshot()
+            let back = Diff.plan(desired: before, live: now, context: context(for: now), paths: paths)
+            for unit in executor.units(for: back) {
+                progress("[rollback] \(unit.title)")
+                try await unit.work()
+            }
+            let after = try await snapshot()
+            let remaining = Diff.plan(desired: before, live: after, context: context(for: after), paths: paths)
+            guard remaining.isEmpty else {
+                left = remaining.humanText(color: false)
+                throw MoatError("the host still differs from before")
+            }
+        } catch {
+            throw MoatError(
+                .rollbackFailed,
+                "\(command) failed: \(cause)\nthe rollback failed too: \(error)\nstate unknown; what differs from before the \(command):\n\(left)\nrun `moat apply` or `moat destroy --all` to converge")
+        }
+        try? system.remove(paths.journal)
+        let undone = done.isEmpty ? "nothing had been changed" : "undid: " + done.reversed().joined(separator: "; ")
+        throw MoatError("\(command) failed: \(cause)\nrolled back (\(undone)); the host is as it was before")
+    }
+}
+
+extension HostState {
+    /// The host with `networks` gone: their chains, their rules in shared chains (known by
+    /// their comment), shared chains left empty and the jumps to them.
+    public func without(networks removed: Set<String>) -> HostState {
+        var state = self
+        state.networks = networks.filter { !removed.contains($0.key) }
+        var shared: [ChainID: [String]] = [:]
+        for (chain, rules) in sharedChains {
+            let kept = rules.filter { rule in !removed.contains(where: { rule.contains("--comment \"\(Mark.of(network: $0))\"") }) }
+            if !kept.isEmpty { shared[chain] = kept }
+        }
+        state.sharedChains = shared
+        var jumps: [ChainID: [String]] = [:]
+        for (builtin, rules) in self.jumps {
+            let kept = rules.filter { rule in
+                shared.keys.contains { $0.table == builtin.table && rule.hasSuffix("-j \($0.name)") }
+            }
+            if !kept.isEmpty { jumps[builtin] = kept }
+        }
+        state.jumps = jumps
+        return state
+    }
+}
