@@ -28,10 +28,11 @@ extension Plan {
         return "\u{1B}[\(code)m\(line)\u{1B}[0m"
     }
 
-    /// Stable data for programs: `{"changes": bool, "summary": {...}, "steps": [...]}`.
-    public func json() -> String {
+    /// Stable data for programs: `{"changes": bool, "summary": {...}, "steps": [...]}`, and
+    /// `"applied": true` after an apply.
+    public func json(applied: Bool = false) -> String {
         let s = summary
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "changes": !isEmpty,
             "summary": ["add": s.add, "change": s.change, "destroy": s.destroy],
             "steps": steps.map { step -> [String: Any] in
@@ -41,6 +42,7 @@ extension Plan {
                 ]
             },
         ]
+        if applied { object["applied"] = true }
         return Self.encode(object)
     }
 
