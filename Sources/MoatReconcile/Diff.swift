@@ -199,13 +199,13 @@ public enum Diff {
             switch (desired[chain], live[chain]) {
             case (let want?, let have?) where want != have:
                 operations.append(.writeChain(chain, want))
-                reasons.append("\(chain.name): " + driftReason(want: want, have: have))
+                reasons.append("\(label(chain)): " + driftReason(want: want, have: have))
             case (let want?, nil):
                 operations.append(.writeChain(chain, want))
-                reasons.append("\(chain.name): missing")
+                reasons.append("\(label(chain)): missing")
             case (nil, _?):
                 operations.append(.deleteChain(chain))
-                reasons.append("\(chain.name): not needed")
+                reasons.append("\(label(chain)): not needed")
             default:
                 break
             }
@@ -216,6 +216,11 @@ public enum Diff {
         return Plan.Step(
             network: network, object: network == nil ? "shared firewall chains" : "firewall chains",
             action: creating ? .create : removing ? .delete : .update, reason: reasons.joined(separator: "; "), operations: operations)
+    }
+
+    /// A chain's name, with its table where two tables share the name.
+    static func label(_ chain: ChainID) -> String {
+        chain.name == "MOAT-POSTROUTING" ? "\(chain.table) \(chain.name)" : chain.name
     }
 
     /// The first difference, in words a person can check against `iptables-save`.
@@ -280,7 +285,7 @@ public enum Diff {
         operations.append(
             .removeFiles([
                 paths.dnsmasqConfig(network), paths.dhcpHostsFile(network), paths.hostsFile(network), paths.leaseFile(network),
-                paths.dnsmasqPidFile(network),
+                paths.dnsmasqPidFile(network), paths.networkDir(network),
             ]))
         return operations
     }
@@ -315,7 +320,7 @@ public enum Diff {
             if !record.wasUp && device.up { operations.append(.link(.setDown(record.device))) }
             if record.ipv6WasDisabled != device.ipv6Disabled { operations.append(.disableIPv6(device: record.device, record.ipv6WasDisabled)) }
         }
-        operations.append(.removeFiles([paths.interfaceRecord(found.name)]))
+        operations.append(.removeFiles([paths.interfaceRecord(found.name), paths.networkDir(found.name)]))
         return [
             Plan.Step(
                 network: found.name, object: "interface \(record.device)", action: .delete, reason: "given back as it was before moat", operations: operations)

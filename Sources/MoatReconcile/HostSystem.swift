@@ -13,6 +13,7 @@ public protocol HostSystem: Sendable {
     func read(_ path: String) -> String?
     /// Replaces the file atomically, creating its folder.
     func write(_ path: String, _ contents: String) throws
+    /// Removes a file, or an empty folder.
     func remove(_ path: String) throws
     /// Writes a value under /proc/sys (`net/ipv4/ip_forward`).
     func setSysctl(_ key: String, _ value: String) throws
@@ -35,8 +36,15 @@ public struct LocalSystem: HostSystem {
         try Data(contents.utf8).write(to: url, options: .atomic)
     }
 
+    /// Removes a file, or a folder only when it is empty (a folder's other files are not
+    /// moat's to remove).
     public func remove(_ path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return }
+        if isFolder.boolValue {
+            if (try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty == true { rmdir(path) }
+            return
+        }
         try FileManager.default.removeItem(atPath: path)
     }
 

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// Whether end-to-end tests can run here: root, with the tools moat drives.
+enum Environment {
+    static var ready: Bool {
+        Shell.isRoot && ["ip", "iptables-save", "iptables-restore", "dnsmasq", "busybox", "python3"].allSatisfy(Shell.exists)
+    }
+
+    /// The built `moat`, next to the test bundle (`swift build --build-tests` builds both).
+    static var moatBinary: String {
+        if let path = ProcessInfo.processInfo.environment["MOAT_BIN"] { return path }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("moat").path
+    }
+
+    /// The package's root, for examples and fixtures.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// A throwaway host: a network namespace where moat runs, with its own state and run
+/// folders. Everything it made is undone by `close()`, last made first undone.
+final class TestHost: @unchecked Sendable {
+    let namespace: String
+    let folder: URL
+    var stateDir: String { folder.appendingPathComponent("state").path }
+    var runDir: String { folder.appendingPathComponent("run").path }
+    private var cleanups: [() -> Void] = []
+    private var extraNamespaces: [String] = []
+
+    init(tag: String) throws {
+        namespace = "moat-t-\(tag)-\(UInt32.random(in: 0..<UInt32.max) % 100_000)"
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent(namespace)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try makeNamespace(namespace)
+        try exec(["ip", "link", "set", "lo", "up"])
+        // dnsmasq in this namespace forwards DNS only to a documentation address: never outside.
+        let resolv = URL(fileURLWithPath: "/etc/netns/\(namespace)")
+        try FileManager.default.createDirectory(at: resolv, withIntermediateDirectories: true)
+        try "nameserver 203.0.113.53\n".write(to: resolv.appendingPathComponent("resolv.conf"), atomically: true, encoding: .utf8)
+        cleanups.append { try? FileManager.default.removeItem(at: resolv) }
+        cleanups.append { [folder] in try? FileManager.default.removeItem(at: folder) }
+        cleanups.append { [weak self] in self?.stopDnsmasqs() }
+    }
+
+    /// Creates another namespace that `close()` deletes.
+    func makeNamespace(_ name: String) throws {
+        try Shell.must(["ip", "netns", "add", name])
+        cleanups.append { _ = try? Shell.run(["ip", "netns", "del", name]) }
+    }
+
+    /// Runs a command inside the host's namespace.
+    @discardableResult
+    func exec(_ argv: [String], input: String? = nil) throws -> String {
+        try Shell.must(["ip", "netns", "exec", namespace] + argv, input: input)
+    }
+
+    /// Runs moat inside the host's namespace with this host's folders.
+    @discardableResult
+    func moat(_ arguments: [String], environment: [String: String] = [:]) throws -> Ran {
+        try Shell.run(
+            ["ip", "netns", "exec", namespace, Environment.moatBinary] + arguments,
+            environment: ["MOAT_STATE_DIR": stateDir, "MOAT_RUN_DIR": runDir, "NO_COLOR": "1"].merging(environment) { $1 })
+    }
+
+    /// `iptables-save` without its timestamp comments, and `ip -j addr`: what a change shows.
+    func fingerprint() throws -> String {
+        let rules = try exec(["iptables-save"]).split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        return rules + "\n" + (try exec(["ip", "-j", "addr"]))
+    }
+
+    /// The dnsmasq processes moat started here, by the pid files in this host's run dir.
+    func dnsmasqPids() -> [String: Int32] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: runDir)) ?? []
+        var pids: [String: Int32] = [:]
+        for file in files where file.hasPrefix("dnsmasq-") && file.hasSuffix(".pid") {
+            let text = (try? String(contentsOfFile: "\(runDir)/\(file)", encoding: .utf8)) ?? ""
+            if let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), FileManager.default.fileExists(atPath: "/proc/\(pid)") {
+                pids[String(file.dropFirst("dnsmasq-".count).dropLast(".pid".count))] = pid
+            }
+        }
+        return pids
+    }
+
+    /// Ends only the dnsmasq processes this host's moat started (by pid, never by name).
+    private func stopDnsmasqs() {
+        for pid in dnsmasqPids().values {
+            let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            if cmdline.contains(stateDir) { kill(pid, SIGTERM) }
+        }
+    }
+
+    func close() {
+        while let cleanup = cleanups.popLast() { cleanup() }
+    }
+
+    /// Writes a moat file into this host's folder.
+    func file(_ name: String, _ text: String) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+/// Runs `body` with a fresh host, and always cleans up after it.
+func withHost<T>(_ tag: String, _ body: (TestHost) async throws -> T) async throws -> T {
+    let host = try TestHost(tag: tag)
+    defer { host.close() }
+    return try await body(host)
+}
