@@ -1,0 +1,156 @@
+import Foundation
+
+/// The outcome of reading a config file: the config when it is valid, and every diagnostic.
+public struct ConfigCheck: Sendable {
+    /// The name diagnostics carry, as the user gave it.
+    public var file: String
+    /// The text that was read, for printing source lines; empty when it was not text.
+    public var source: String
+    /// nil exactly when there is an error.
+    public var config: Config?
+    /// In file order; file-level problems (line 0) first.
+    public var diagnostics: [Diagnostic]
+
+    public var isValid: Bool { config != nil }
+}
+
+/// Reads moat files: size and encoding limits, YAML, every rule of the format, defaults.
+///
+/// Everything but `check(path:)` / `load(path:)` is pure.
+public enum ConfigLoader {
+    /// Real files are a few KiB; anything bigger than this is refused before parsing.
+    public static let maxFileSize = 1 << 20
+
+    /// Reads and checks the file at `path`; I/O problems become diagnostics at line 0.
+    public static func check(path: String) -> ConfigCheck {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
+            return failure(file: path, "cannot read the file: \(reason)")
+        }
+        defer { try? handle.close() }
+        do {
+            // One byte past the limit tells "too big" apart without reading /dev/zero forever.
+            let data = try handle.read(upToCount: maxFileSize + 1) ?? Data()
+            return check(bytes: [UInt8](data), file: path)
+        } catch {
+            return failure(file: path, "cannot read the file: \(error.localizedDescription)")
+        }
+    }
+
+    /// Checks raw bytes: refuses what is too big, not UTF-8, or holds NUL bytes.
+    public static func check(bytes: [UInt8], file: String) -> ConfigCheck {
+        if bytes.count > maxFileSize {
+            return failure(
+                file: file, "the file is larger than \(maxFileSize) bytes (1 MiB), the most moat reads; it is not a moat file")
+        }
+        var scalars = String.UnicodeScalarView()
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var line = 1
+        var column = 1
+        decoding: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\0" {
+                    return failure(
+                        file: file, line: line, column: column, "the file holds a NUL byte; it is not a text file")
+                }
+                scalars.append(scalar)
+                if scalar == "\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
+            case .emptyInput:
+                break decoding
+            case .error:
+                return failure(file: file, line: line, column: column, "the file is not UTF-8 text")
+            }
+        }
+        return check(text: String(scalars), file: file)
+    }
+
+    /// Checks YAML text; `file` is only the name diagnostics carry.
+    public static func check(text: String, file: String) -> ConfigCheck {
+        if text.utf8.count > maxFileSize {
+            return failure(file: file, "the file is larger than \(maxFileSize) bytes (1 MiB), the most moat reads")
+        }
+        var decoder = ConfigDecoder(file: file)
+        var config: Config?
+        switch YAMLComposer.compose(text) {
+        case .failure(let error):
+            decoder.reader.error(error.line, error.column, .root, error.message)
+        case .success(nil):
+            decoder.reader.error(1, 1, .root, "the file is empty; it needs at least `version: 1` and `networks:`")
+        case .success(let root?):
+            if let draft = decoder.decode(root) {
+                decoder.checkAcrossNetworks(draft)
+                if decoder.reader.diagnostics.isEmpty { config = draft.resolved() }
+            }
+        }
+        return ConfigCheck(file: file, source: text, config: config, diagnostics: inFileOrder(decoder.reader.diagnostics))
+    }
+
+    /// The config in `text`, or a MoatError carrying every diagnostic.
+    public static func load(text: String, file: String) throws(MoatError) -> Config {
+        try check(text: text, file: file).get()
+    }
+
+    /// The config in the file at `path`, or a MoatError carrying every diagnostic.
+    public static func load(path: String) throws(MoatError) -> Config {
+        try check(path: path).get()
+    }
+
+    private static func failure(file: String, line: Int = 0, column: Int = 0, _ message: String) -> ConfigCheck {
+        let diagnostic = Diagnostic(path: "", message: message, file: file, line: line, column: column)
+        return ConfigCheck(file: file, source: "", config: nil, diagnostics: [diagnostic])
+    }
+
+    private static func inFileOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        diagnostics.enumerated().sorted { a, b in
+            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
+        }.map(\.element)
+    }
+}
+
+extension ConfigCheck {
+    /// The config, or a MoatError whose diagnostics say why there is none.
+    public func get() throws(MoatError) -> Config {
+        if let config { return config }
+        let count = diagnostics.count
+        throw MoatError(.failed, "\(file) is invalid: \(count) error\(count == 1 ? "" : "s")", diagnostics: diagnostics)
+    }
+
+    /// `moat validate`'s line for a valid file: `moat.yaml: valid, 2 networks (lab, board).`
+    public var summary: String {
+        guard let config else {
+            let count = diagnostics.count
+            return "\(file): invalid, \(count) error\(count == 1 ? "" : "s")."
+        }
+        let names = config.networks.map(\.name)
+        let count = "\(names.count) network\(names.count == 1 ? "" : "s")"
+        return names.isEmpty ? "\(file): valid, \(count)." : "\(file): valid, \(count) (\(names.joined(separator: ", ")))."
+    }
+
+    /// `moat validate --json`: `{"diagnostics": [...], "file": ..., "networks": [...], "valid": ...}`,
+    /// keys sorted, so it diffs cleanly.
+    public var jsonReport: String {
+        let networks: [[String: Any]] = (config?.networks ?? []).map { network in
+            [
+                "name": network.name,
+                "device": network.device.name,
+                "kind": network.device.isBridge ? "bridge" : "interface",
+                "address": network.address.description,
+                "mode": network.mode.rawValue,
+            ]
+        }
+        let report: [String: Any] = [
+            "valid": isValid,
+            "file": file,
+            "diagnostics": diagnostics.map(\.jsonObject),
+            "networks": networks,
+        ]
+        return DiagnosticPrinter.serialize(report)
+    }
+}

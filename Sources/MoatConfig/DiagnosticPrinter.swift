@@ -1,0 +1,88 @@
+import Foundation
+
+/// Prints diagnostics the way compilers do, or as JSON. Pure: the caller decides on colour
+/// (a TTY and no `NO_COLOR`) and where the text goes.
+public enum DiagnosticPrinter {
+    /// Each diagnostic as `FILE:LINE:COL: error: PATH: message`, then its source line and a
+    /// caret under the column (when `source` holds the text). File-level problems (line 0)
+    /// get `FILE: error: message` alone.
+    public static func render(_ diagnostics: [Diagnostic], source: String = "", color: Bool = false) -> String {
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        var out = ""
+        for diagnostic in diagnostics {
+            let style = Style(enabled: color)
+            let location =
+                diagnostic.line > 0 ? "\(diagnostic.file):\(diagnostic.line):\(diagnostic.column):" : "\(diagnostic.file):"
+            let label = diagnostic.severity == .error ? style.red("error:") : style.magenta("warning:")
+            let path = diagnostic.path.isEmpty ? "" : "\(diagnostic.path): "
+            out += "\(style.bold(location)) \(label) \(style.bold(path + diagnostic.message))\n"
+            if !source.isEmpty, diagnostic.line > 0, diagnostic.line <= lines.count {
+                let (text, caret) = excerpt(lines[diagnostic.line - 1], column: diagnostic.column)
+                out += text + "\n" + caret.dropLast() + style.green("^") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// The diagnostics as a JSON array of `{column, file, line, message, path, severity}`.
+    public static func json(_ diagnostics: [Diagnostic]) -> String {
+        serialize(diagnostics.map(\.jsonObject))
+    }
+
+    /// Sorted keys and no escaped slashes: stable output that diffs cleanly.
+    static func serialize(_ object: Any) -> String {
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The source line made safe to print (control characters would drive the terminal;
+    /// a 1 MiB line would flood it) and the caret line under it, ending in one spare cell.
+    private static func excerpt(_ line: Substring, column: Int) -> (text: String, caret: String) {
+        var scalars = Array(line.unicodeScalars)
+        if scalars.last == "\r" { scalars.removeLast() }
+        var caretIndex = max(0, column - 1)
+        let window = 120
+        var prefix = ""
+        if scalars.count > window {
+            let start = max(0, min(caretIndex - window / 2, scalars.count - window))
+            scalars = Array(scalars[start..<min(scalars.count, start + window)])
+            caretIndex -= start
+            if start > 0 { prefix = "…" }
+            if start + window < line.unicodeScalars.count { scalars.append("…") }
+        }
+        var text = prefix
+        var caret = prefix.isEmpty ? "" : " "
+        for (index, scalar) in scalars.enumerated() {
+            let printable: Unicode.Scalar =
+                scalar == "\t" || (scalar.value >= 0x20 && scalar.value != 0x7f && !(0x80..<0xa0).contains(scalar.value))
+                ? scalar : "\u{FFFD}"
+            text.unicodeScalars.append(printable)
+            // Tabs stay tabs so the caret lines up however wide the terminal draws them.
+            if index < caretIndex { caret.unicodeScalars.append(scalar == "\t" ? "\t" : " ") }
+        }
+        if caretIndex > scalars.count { caret += String(repeating: " ", count: caretIndex - scalars.count) }
+        return (text, caret + " ")
+    }
+
+    private struct Style {
+        var enabled: Bool
+        func bold(_ text: String) -> String { wrap(text, "1") }
+        func red(_ text: String) -> String { wrap(text, "1;31") }
+        func magenta(_ text: String) -> String { wrap(text, "1;35") }
+        func green(_ text: String) -> String { wrap(text, "1;32") }
+        private func wrap(_ text: String, _ code: String) -> String {
+            enabled && !text.isEmpty ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+        }
+    }
+}
+
+extension Diagnostic {
+    /// The JSON form: severity, message, path, file, line, column.
+    public var jsonObject: [String: Any] {
+        [
+            "severity": severity.rawValue, "message": message, "path": path, "file": file, "line": line,
+            "column": column,
+        ]
+    }
+}
