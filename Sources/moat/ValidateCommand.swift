@@ -1,6 +1,42 @@
 import ArgumentParser
+import Foundation
+import MoatConfig
 
+/// `moat validate [FILE] [--json]`: the file's syntax and every rule, offline. No root,
+/// nothing on the host read but FILE.
 struct ValidateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check the file offline.")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check the file offline: syntax, format and every rule, without root or live state.",
+        discussion: """
+            Exit 0 when the file is valid, 1 when it is not. Errors go to stderr as \
+            FILE:LINE:COL: error: PATH: message, with the source line and a caret. \
+            With --json, a report goes to stdout: {"diagnostics": [...], "file": ..., \
+            "networks": [...], "valid": true|false}.
+            """
+    )
+
+    @Argument(help: "The moat file.")
+    var file: String = Config.defaultPath
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    func run() async throws {
+        let check = ConfigLoader.check(path: file)
+        if json {
+            print(check.jsonReport)
+        } else if check.isValid {
+            print(check.summary)
+        } else {
+            let color = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            let text = DiagnosticPrinter.render(check.diagnostics, source: check.source, color: color)
+            FileHandle.standardError.write(Data((text + check.summary + "\n").utf8))
+        }
+        do {
+            _ = try check.get()
+        } catch {
+            throw ExitCode(error.exitCode)
+        }
+    }
 }
