@@ -1,0 +1,89 @@
+import MoatConfig
+
+/// The files of one network's dnsmasq: its config, its static leases and its host names. Pure.
+///
+/// The config is meant for `dnsmasq --conf-file=<Paths.dnsmasqConfig>` (which keeps
+/// `/etc/dnsmasq.conf` out). Choices, where the spec is silent:
+/// - DNS forwards to the host's resolvers (no `no-resolv`) in `nat` mode, so guests
+///   resolve the internet; `domain-needed` and `bogus-priv` keep plain names and private
+///   reverse lookups from leaking upstream. In `isolated` mode guests reach nothing beyond
+///   the network, so DNS answers only the network's own names (`no-resolv`): it cannot
+///   serve as a tunnel out either.
+/// - `dns: false` → `port=0`; dnsmasq then offers no DNS server in DHCP (it offers itself
+///   only when it serves DNS), so guests get none.
+/// - `no-hosts`: the host's `/etc/hosts` is the host's business, not the guests'.
+/// - DHCP files (`dhcp-hostsfile`, `dhcp-leasefile`) only with DHCP; `addn-hosts` only
+///   with DNS. The instance carries both texts always (empty when unused).
+/// - `dhcp-lease-max`: the range's size plus the static hosts outside it (they hold leases
+///   too); static-only: the number of static hosts; at least 1.
+/// - `nat`: the router option names the host address explicitly (dnsmasq's default, said
+///   out loud); `isolated`: an empty router option, so guests get no default gateway.
+public enum DnsmasqConfig {
+    /// nil when the network has neither DHCP nor DNS.
+    public static func instance(for network: Network, paths: Paths) -> DnsmasqInstance? {
+        guard network.dhcp != nil || network.dns else { return nil }
+        return DnsmasqInstance(
+            config: config(for: network, paths: paths), dhcpHosts: dhcpHosts(for: network), hosts: hosts(for: network))
+    }
+
+    static func config(for n: Network, paths: Paths) -> String {
+        var lines = [
+            "# moat: network \(n.name) (generated; edits are overwritten)",
+            "interface=\(n.device.name)",
+            "bind-dynamic",
+            "except-interface=lo",
+            "pid-file=\(paths.dnsmasqPidFile(n.name))",
+        ]
+        if n.dns {
+            lines += [
+                "domain-needed",
+                "bogus-priv",
+                "no-hosts",
+                "addn-hosts=\(paths.hostsFile(n.name))",
+            ]
+            if n.mode == .isolated { lines.append("no-resolv") }
+        } else {
+            lines.append("port=0")
+        }
+        if let dhcp = n.dhcp {
+            let subnet = n.subnet
+            let range: String
+            if let r = dhcp.range {
+                range = "\(r.first),\(r.last)"
+            } else {
+                range = "\(subnet.network),static"
+            }
+            lines += [
+                "dhcp-range=\(range),\(subnet.netmask),\(dhcp.leaseTime)",
+                "dhcp-lease-max=\(leaseMax(dhcp))",
+                "dhcp-authoritative",
+                "dhcp-hostsfile=\(paths.dhcpHostsFile(n.name))",
+                "dhcp-leasefile=\(paths.leaseFile(n.name))",
+            ]
+            switch n.mode {
+            case .nat: lines.append("dhcp-option=option:router,\(n.address.address)")
+            case .isolated: lines.append("dhcp-option=option:router")
+            }
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    /// How many leases dnsmasq may hand out at once.
+    static func leaseMax(_ dhcp: DHCP) -> Int {
+        guard let range = dhcp.range else { return max(1, dhcp.hosts.count) }
+        let outside = dhcp.hosts.filter { !range.contains($0.ip) }.count
+        return max(1, range.count + outside)
+    }
+
+    /// `dhcp-hostsfile`: one `MAC,IP[,NAME]` per static host, in the file's order.
+    static func dhcpHosts(for n: Network) -> String {
+        (n.dhcp?.hosts ?? []).map { host in
+            [host.mac, "\(host.ip)"] + (host.name.map { [$0] } ?? [])
+        }.map { $0.joined(separator: ",") + "\n" }.joined()
+    }
+
+    /// `addn-hosts`: `IP NAME` per named static host, so guests find each other by name.
+    static func hosts(for n: Network) -> String {
+        (n.dhcp?.hosts ?? []).compactMap { host in host.name.map { "\(host.ip) \($0)\n" } }.joined()
+    }
+}
