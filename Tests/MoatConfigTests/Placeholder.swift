@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct MoatConfigTestsPlaceholder {
-    @Test func builds() { #expect(Bool(true)) }
-}
