@@ -1,0 +1,41 @@
+import Foundation
+import MoatConfig
+
+/// The programs moat runs and the Debian packages that provide them, so that a missing one
+/// is an error the user can act on before anything is touched.
+public enum Dependencies {
+    /// Program → Debian package. dnsmasq comes from `dnsmasq-base`: the `dnsmasq` package
+    /// also starts a system-wide dnsmasq that would take port 53 on every interface.
+    public static let packages: [String: String] = [
+        "ip": "iproute2",
+        "iptables": "iptables",
+        "iptables-save": "iptables",
+        "iptables-restore": "iptables",
+        "dnsmasq": "dnsmasq-base",
+    ]
+
+    /// The error for programs that cannot be found, naming the packages to install.
+    public static func missing(_ programs: [String]) -> MoatError {
+        let names = programs.map { "`\($0)`" }.joined(separator: ", ")
+        let packages = Array(Set(programs.map { Self.packages[$0] ?? $0 })).sorted()
+        let verb = programs.count == 1 ? "is" : "are"
+        return MoatError(
+            .failed,
+            "\(names) \(verb) not installed (not found on PATH): install the Debian package"
+                + (packages.count == 1 ? " " : "s ") + packages.joined(separator: ", ")
+                + " (apt install \(packages.joined(separator: " ")))")
+    }
+
+    /// Throws `missing` for every program of `programs` not found in a directory of
+    /// `searchPath` (a `PATH` value; the process's own when nil). Looks, never runs.
+    public static func check(
+        _ programs: [String], searchPath: String? = nil, files: some HostFiles = SystemFiles()
+    ) throws {
+        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        let directories = path.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        let absent = programs.filter { program in
+            !directories.contains { files.exists("\($0)/\(program)") }
+        }
+        if !absent.isEmpty { throw missing(absent) }
+    }
+}
