@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import MoatConfig
+import MoatHost
+import MoatReconcile
+
+/// The file and the folders every host command takes.
+struct HostOptions: ParsableArguments {
+    @Argument(help: "The moat file.", completion: .file(extensions: ["yaml", "yml"]))
+    var file: String = Config.defaultPath
+
+    @Option(name: .customLong("state-dir"), help: "dnsmasq configs, hosts and lease files (default /var/lib/moat, env MOAT_STATE_DIR).")
+    var stateDir: String?
+
+    @Option(name: .customLong("run-dir"), help: "pid files, the lock and the journal (default /run/moat, env MOAT_RUN_DIR).")
+    var runDir: String?
+
+    var paths: Paths {
+        let environment = ProcessInfo.processInfo.environment
+        return Paths(
+            stateDir: stateDir ?? environment["MOAT_STATE_DIR"] ?? Paths.defaultStateDir,
+            runDir: runDir ?? environment["MOAT_RUN_DIR"] ?? Paths.defaultRunDir)
+    }
+
+    /// The file, valid, or an error carrying every diagnostic.
+    func loadConfig() throws -> Config {
+        try ConfigLoader.load(path: file)
+    }
+
+    func reconciler(runner: some CommandRunner = SystemRunner()) -> Reconciler {
+        let paths = self.paths
+        return Reconciler(
+            system: LocalSystem(runner: runner), paths: paths,
+            snapshot: { try await Snapshot.read(runner: runner, paths: paths) },
+            progress: { Terminal.standardError.write($0) })
+    }
+}
+
+/// Where output goes, and whether it may be coloured (a TTY, and no NO_COLOR).
+struct Terminal: Sendable {
+    let descriptor: Int32
+
+    static let standardOutput = Terminal(descriptor: 1)
+    static let standardError = Terminal(descriptor: 2)
+
+    var color: Bool { isatty(descriptor) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
+
+    func write(_ line: String) {
+        let text = line.hasSuffix("\n") ? line : line + "\n"
+        let handle = descriptor == 1 ? FileHandle.standardOutput : FileHandle.standardError
+        handle.write(Data(text.utf8))
+    }
+}
+
+/// Runs a command body and turns moat's errors into their message and exit code.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as MoatError {
+        if let file = error.diagnostics.first?.file {
+            let source = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            Terminal.standardError.write(DiagnosticPrinter.render(error.diagnostics, source: source, color: Terminal.standardError.color))
+        }
+        if !error.message.isEmpty { Terminal.standardError.write("moat: error: \(error.message)") }
+        throw ExitCode(error.exitCode)
+    } catch let error as CommandFailure {
+        Terminal.standardError.write("moat: error: \(error)")
+        throw ExitCode(1)
+    }
+}
