@@ -61,7 +61,8 @@ public enum FirewallChains {
             // in addresses, which also holds for traffic bridged back into D.
             chains[ChainName.natPostrouting, default: []].append(
                 FirewallRule(
-                    source: n.subnet, destination: n.subnet, destinationNegated: true, comment: Mark.of(network: n.name),
+                    source: n.subnet, destination: n.subnet, destinationNegated: true,
+                    comment: Mark.of(network: n.name),
                     target: ChainName.of(.masquerade, network: n.name).name))
         }
         for n in networks where !n.forwards.isEmpty {
@@ -101,7 +102,8 @@ public enum FirewallChains {
         var rules = [FirewallRule(matches: [Match.established], comment: comment, target: Target.accept)]
         if n.dhcp != nil {
             // Not limited by destination: DHCP discovers by broadcast.
-            rules.append(FirewallRule(proto: "udp", matches: ["-m udp --dport 67"], comment: comment, target: Target.accept))
+            rules.append(
+                FirewallRule(proto: "udp", matches: ["-m udp --dport 67"], comment: comment, target: Target.accept))
         }
         if n.dns {
             // Only the host's address on D, where dnsmasq listens: another DNS server on
@@ -176,8 +178,12 @@ public enum FirewallChains {
     static func masqueradeRules(_ n: Network) -> [String] {
         let comment = Mark.of(network: n.name)
         return [
-            FirewallRule(destination: IPv4CIDR(address: IPv4Address(0xE000_0000), prefix: 4), comment: comment, target: Target.ret),
-            FirewallRule(destination: IPv4CIDR(address: IPv4Address(0xFFFF_FFFF), prefix: 32), comment: comment, target: Target.ret),
+            FirewallRule(
+                destination: IPv4CIDR(address: IPv4Address(0xE000_0000), prefix: 4), comment: comment,
+                target: Target.ret),
+            FirewallRule(
+                destination: IPv4CIDR(address: IPv4Address(0xFFFF_FFFF), prefix: 32), comment: comment,
+                target: Target.ret),
             FirewallRule(proto: "tcp", comment: comment, target: Target.masqueradeHighPorts),
             FirewallRule(proto: "udp", comment: comment, target: Target.masqueradeHighPorts),
             FirewallRule(comment: comment, target: Target.masquerade),
@@ -206,7 +212,8 @@ public enum FirewallChains {
         case .tcp, .udp:
             let proto = allow.proto.rawValue
             return Match.ports(proto, allow.ports).map { matches in
-                FirewallRule(destination: destination, proto: proto, matches: matches, comment: comment, target: Target.accept)
+                FirewallRule(
+                    destination: destination, proto: proto, matches: matches, comment: comment, target: Target.accept)
             }
         }
     }

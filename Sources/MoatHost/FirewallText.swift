@@ -65,9 +65,11 @@ public enum FirewallText {
     /// ASCII letters, digits, `-` and `_`; otherwise in double quotes with `"`, `\` and `'`
     /// escaped by a backslash (`"moat:lab"`).
     public static func quoted(_ text: String) -> String {
-        let bare = !text.isEmpty && text.unicodeScalars.allSatisfy { s in
-            ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-" || s == "_"
-        }
+        let bare =
+            !text.isEmpty
+            && text.unicodeScalars.allSatisfy { s in
+                ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-" || s == "_"
+            }
         if bare { return text }
         var out = "\""
         for ch in text {

@@ -86,7 +86,8 @@ enum NamespaceTool {
             } else if let table, line.hasPrefix("-A ") {
                 let rest = line.dropFirst(3)
                 guard let space = rest.firstIndex(of: " ") else { continue }
-                rules[ChainID(table, String(rest[..<space])), default: []].append(String(rest[rest.index(after: space)...]))
+                rules[ChainID(table, String(rest[..<space])), default: []].append(
+                    String(rest[rest.index(after: space)...]))
             }
         }
         return (rules, chains)
@@ -102,7 +103,8 @@ struct RenderRoundTripTests {
 
     @Test(
         "iptables-save prints every rendered rule exactly as rendered",
-        .enabled(if: NamespaceTool.unavailableReason == nil, Comment(rawValue: needsNamespaces)), arguments: RenderCases.all)
+        .enabled(if: NamespaceTool.unavailableReason == nil, Comment(rawValue: needsNamespaces)),
+        arguments: RenderCases.all)
     func roundTrip(_ c: RenderCase) throws {
         try Self.expectRoundTrip(c)
     }
@@ -132,17 +134,16 @@ struct RenderRoundTripTests {
         let inNamespace = ["ip", "netns", "exec", namespace]
 
         try NamespaceTool.run(inNamespace + ["iptables", "-A", "INPUT", "-s", "203.0.113.7/32", "-j", "ACCEPT"])
-        try NamespaceTool.run(inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(state))
+        try NamespaceTool.run(
+            inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(state))
         let saved = NamespaceTool.parseSave(try NamespaceTool.run(inNamespace + ["iptables-save"]))
 
         for chain in want.keys.sorted() {
             let got = saved.rules[chain] ?? []
             if got != want[chain] {
-                Issue.record(
-                    """
-                    \(c.name): \(chain) came back different (- rendered, + iptables-save):
-                    \(Golden.lineDiff(expected: (want[chain] ?? []).joined(separator: "\n"), actual: got.joined(separator: "\n")))
-                    """)
+                let diff = Golden.lineDiff(
+                    expected: (want[chain] ?? []).joined(separator: "\n"), actual: got.joined(separator: "\n"))
+                Issue.record("\(c.name): \(chain) came back different (- rendered, + iptables-save):\n\(diff)")
             }
         }
         let moatChains = saved.chains.filter { $0.name.hasPrefix(Mark.chainPrefix) }
@@ -154,7 +155,8 @@ struct RenderRoundTripTests {
 
         // Rewriting every chain again (no jumps) under --noflush replaces, never appends:
         // what the executor relies on to rewrite one network's chains.
-        try NamespaceTool.run(inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(chains: want))
+        try NamespaceTool.run(
+            inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(chains: want))
         let again = NamespaceTool.parseSave(try NamespaceTool.run(inNamespace + ["iptables-save"]))
         for chain in want.keys.sorted() {
             #expect(again.rules[chain] == want[chain], "\(c.name): \(chain) after a rewrite")

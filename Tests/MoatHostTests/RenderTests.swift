@@ -116,7 +116,9 @@ enum RenderCases {
                         hosts: [StaticHost(mac: "52:54:00:80:00:10", ip: ip("10.80.0.10"), name: "www")]),
                     allow: [
                         // More than multiport's 15 slots: split over two rules.
-                        AllowRule(to: .host, proto: .tcp, ports: (1...14).map { PortRange(8000 + $0) } + [PortRange(9000, 9100)])
+                        AllowRule(
+                            to: .host, proto: .tcp,
+                            ports: (1...14).map { PortRange(8000 + $0) } + [PortRange(9000, 9100)])
                     ],
                     forwards: [
                         PortForward(proto: .tcp, port: 80, toAddress: ip("10.80.0.10"), toPort: 80),
@@ -135,9 +137,12 @@ enum RenderCases {
             ])),
         RenderCase(
             name: "bare",
-            config: Config(block: [], networks: [
-                Network(name: "raw", device: .bridge("br-raw"), address: cidr("10.40.0.1/24"), dhcp: nil, dns: false)
-            ])),
+            config: Config(
+                block: [],
+                networks: [
+                    Network(
+                        name: "raw", device: .bridge("br-raw"), address: cidr("10.40.0.1/24"), dhcp: nil, dns: false)
+                ])),
     ]
 
     /// The repository's `examples/`, found from this file's place in the source tree.
@@ -295,7 +300,9 @@ struct RenderTests {
     @Test("rendering is pure: the same config gives the same state")
     func deterministic() {
         for c in RenderCases.all {
-            #expect(DesiredState.render(c.config, paths: RenderCases.paths) == DesiredState.render(c.config, paths: RenderCases.paths))
+            #expect(
+                DesiredState.render(c.config, paths: RenderCases.paths)
+                    == DesiredState.render(c.config, paths: RenderCases.paths))
         }
     }
 
@@ -316,7 +323,8 @@ struct RenderTests {
                 for rule in rules { #expect(rule.contains("--comment \"moat:")) }
             }
             for (builtin, rules) in state.jumps {
-                let shared = try #require(ChainName.shared.first { $0.chain.table == builtin.table && $0.builtin == builtin.name })
+                let shared = try #require(
+                    ChainName.shared.first { $0.chain.table == builtin.table && $0.builtin == builtin.name })
                 #expect(rules == ["-m comment --comment moat -j \(shared.chain.name)"])
                 #expect(state.sharedChains[shared.chain] != nil)
             }
@@ -349,7 +357,9 @@ struct RenderTests {
         #expect(state.sharedChains[ChainName.natPostrouting] == nil)
         #expect(state.jumps[ChainID(.nat, "POSTROUTING")] == nil)
         #expect(sandbox.dnsmasq?.config.contains("dhcp-option=option:router\n") == true)
-        #expect(sandbox.chains[ChainName.of(.from, network: "sandbox")]?.last?.hasSuffix("-j REJECT --reject-with icmp-port-unreachable") == true)
+        #expect(
+            sandbox.chains[ChainName.of(.from, network: "sandbox")]?.last?.hasSuffix(
+                "-j REJECT --reject-with icmp-port-unreachable") == true)
     }
 
     @Test("a network with neither DHCP nor DNS runs no dnsmasq")
@@ -360,10 +370,12 @@ struct RenderTests {
         #expect(state.sharedChains[ChainName.manglePostrouting] == nil)
     }
 
-    @Test("comments are quoted as iptables-save quotes them", arguments: [
-        ("moat", "moat"), ("moat:lab", "\"moat:lab\""), ("a.b", "\"a.b\""), ("a_b-C9", "a_b-C9"),
-        ("say \"hi\"", "\"say \\\"hi\\\"\""), ("", "\"\""),
-    ])
+    @Test(
+        "comments are quoted as iptables-save quotes them",
+        arguments: [
+            ("moat", "moat"), ("moat:lab", "\"moat:lab\""), ("a.b", "\"a.b\""), ("a_b-C9", "a_b-C9"),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""), ("", "\"\""),
+        ])
     func quoting(_ pair: (String, String)) {
         #expect(FirewallText.quoted(pair.0) == pair.1)
     }
