@@ -91,7 +91,11 @@ enum YAMLComposer {
                 line: line, column: column)
         }
         var message = "YAML syntax error: \(problem)"
-        if let context { message += " (\(context))" }
+        if let context {
+            // The context mark says where the unfinished construct began, often far above.
+            let mark = parser.context_mark
+            message += " (\(context) that starts at line \(mark.line + 1), column \(mark.column + 1))"
+        }
         return YAMLSyntaxError(message: message, line: line, column: column)
     }
 
