@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import MoatConfig
+import MoatHost
+import MoatReconcile
+
+/// `moat status [FILE] [--json] [--leases]`: every moat network on the host, read live; with
+/// a file, also the file's networks that are not applied, and the firewall judged against it.
+/// Reads only: takes no lock and changes nothing.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show moat's networks on this host: device, address, firewall, dnsmasq, leases.",
+        discussion: """
+            Without FILE, and when the default file does not exist, shows the live networks only \
+            (their firewall is reported as present, not compared). With a file, also lists the \
+            networks it declares that are not on the host, and reports each firewall as in place \
+            or drifted from what the file renders. Changes nothing and takes no lock.
+            """)
+
+    @OptionGroup var options: HostOptions
+
+    @Flag(help: "Print the report as JSON (keys sorted).")
+    var json = false
+
+    @Flag(help: "List each network's DHCP leases: MAC, IP, hostname, expiry.")
+    var leases = false
+
+    func run() async throws {
+        try await reportingErrors {
+            try Dependencies.check(["ip", "iptables-save"])
+            // The default file is optional here: status is for any host moat has touched.
+            let fileGiven = options.file != Config.defaultPath || FileManager.default.fileExists(atPath: options.file)
+            let config = fileGiven ? try options.loadConfig() : nil
+            let paths = options.paths
+            let reconciler = options.reconciler()
+            let live = try await reconciler.snapshot()
+            let names = Set(live.networks.keys).union(config?.networks.map(\.name) ?? [])
+            let found = try Status.readFiles(networks: names.sorted(), paths: paths, files: SystemFiles())
+            let now = Int(Date().timeIntervalSince1970)
+            let report = Status.report(
+                live: live, config: config, file: fileGiven ? options.file : nil, paths: paths,
+                context: reconciler.context(for: live), leases: found.leases, pidFiles: found.pidFiles, now: now,
+                journal: journalNote(reconciler))
+            if json {
+                print(report.json(leases: leases), terminator: "")
+            } else {
+                print(report.humanText(color: Terminal.standardOutput.color, leases: leases, now: now), terminator: "")
+            }
+        }
+    }
+
+    /// What a journal left in the run dir means: a run in progress, or one that was interrupted.
+    func journalNote(_ reconciler: Reconciler) -> String? {
+        guard let journal = Journal.load(from: reconciler.system, paths: reconciler.paths) else { return nil }
+        let progress = "\(journal.completed) of \(journal.units.count) steps done"
+        if reconciler.system.isRunning(journal.pid) {
+            return "`moat \(journal.command)` (pid \(journal.pid)) is running: \(progress); this status may show it half-way"
+        }
+        return "`moat \(journal.command)` (pid \(journal.pid), started \(journal.started)) was interrupted after \(progress); "
+            + "the next `moat apply` or `moat destroy` converges"
+    }
+}
