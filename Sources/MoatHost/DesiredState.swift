@@ -9,7 +9,10 @@ public enum DesiredState {
     /// with `forwards` (DNAT into an isolated network is routed too). false means "moat
     /// does not need it", not "turn it off": other software may rely on it, and the value
     /// found before moat is put back only when the last network goes.
-    public static func render(_ config: Config, paths: Paths) -> HostState {
+    ///
+    /// `upstream`: the host's resolvers (`DnsmasqConfig.upstream(resolvConf:)`), where `nat`
+    /// networks forward DNS.
+    public static func render(_ config: Config, paths: Paths, upstream: [String] = []) -> HostState {
         var networks: [String: NetworkState] = [:]
         for network in config.networks {
             let device = DeviceState(
@@ -17,7 +20,7 @@ public enum DesiredState {
                 addresses: [network.address], ipv6Disabled: true)
             networks[network.name] = NetworkState(
                 name: network.name, device: device, chains: FirewallChains.chains(of: network, in: config),
-                dnsmasq: DnsmasqConfig.instance(for: network, paths: paths))
+                dnsmasq: DnsmasqConfig.instance(for: network, paths: paths, upstream: upstream))
         }
         let shared = FirewallChains.sharedChains(of: config)
         return HostState(

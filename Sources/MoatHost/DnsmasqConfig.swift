@@ -4,11 +4,17 @@ import MoatConfig
 ///
 /// The config is meant for `dnsmasq --conf-file=<Paths.dnsmasqConfig>` (which keeps
 /// `/etc/dnsmasq.conf` out). Choices, where the spec is silent:
-/// - DNS forwards to the host's resolvers (no `no-resolv`) in `nat` mode, so guests
-///   resolve the internet; `domain-needed` and `bogus-priv` keep plain names and private
-///   reverse lookups from leaking upstream. In `isolated` mode guests reach nothing beyond
-///   the network, so DNS answers only the network's own names (`no-resolv`): it cannot
-///   serve as a tunnel out either.
+/// - DNS forwards to the host's resolvers in `nat` mode, so guests resolve the internet;
+///   `domain-needed` and `bogus-priv` keep plain names and private reverse lookups from
+///   leaking upstream. In `isolated` mode guests reach nothing beyond the network, so DNS
+///   answers only the network's own names: it cannot serve as a tunnel out either.
+/// - Always `no-resolv`, with the host's resolvers (`upstream`, read from
+///   `/etc/resolv.conf` when moat plans) written out as `server=` lines, `nat` only. A
+///   dnsmasq that follows resolv.conf holds an inotify instance for its whole life, and the
+///   kernel allows 128 per user (`fs.inotify.max_user_instances`): the 129th network's
+///   dnsmasq would die at start ("failed to create inotify"). Named servers need none, so
+///   any number of networks works without touching a system-wide setting. When the host's
+///   resolvers change, `plan` shows the dnsmasq config as stale and `apply` restarts it.
 /// - `dns: false` → `port=0`; dnsmasq then offers no DNS server in DHCP (it offers itself
 ///   only when it serves DNS), so guests get none.
 /// - `no-hosts`: the host's `/etc/hosts` is the host's business, not the guests'.
@@ -19,14 +25,35 @@ import MoatConfig
 /// - `nat`: the router option names the host address explicitly (dnsmasq's default, said
 ///   out loud); `isolated`: an empty router option, so guests get no default gateway.
 public enum DnsmasqConfig {
-    /// nil when the network has neither DHCP nor DNS.
-    public static func instance(for network: Network, paths: Paths) -> DnsmasqInstance? {
+    /// nil when the network has neither DHCP nor DNS. `upstream`: the host's resolvers, where
+    /// a `nat` network's DNS forwards what it does not know.
+    public static func instance(for network: Network, paths: Paths, upstream: [String] = []) -> DnsmasqInstance? {
         guard network.dhcp != nil || network.dns else { return nil }
         return DnsmasqInstance(
-            config: config(for: network, paths: paths), dhcpHosts: dhcpHosts(for: network), hosts: hosts(for: network))
+            config: config(for: network, paths: paths, upstream: upstream), dhcpHosts: dhcpHosts(for: network),
+            hosts: hosts(for: network))
     }
 
-    static func config(for n: Network, paths: Paths) -> String {
+    /// The resolvers of a `resolv.conf` text (its `nameserver` lines), in order, as dnsmasq's
+    /// `server=` takes them; anything that is not an address is left out.
+    public static func upstream(resolvConf text: String) -> [String] {
+        let allowed = Set("0123456789abcdefABCDEF.:")
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.count >= 2, words[0] == "nameserver" else { return nil }
+            let address = words[1]
+            // An IPv6 link-local resolver carries its device: `fe80::1%eth0`.
+            let scope = address.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+            guard
+                scope.count == 1
+                    || (!scope[1].isEmpty && scope[1].allSatisfy({ $0.isLetter || $0.isNumber || "_.-".contains($0) })),
+                scope[0].allSatisfy(allowed.contains), scope[0].contains(where: { $0 == "." || $0 == ":" })
+            else { return nil }
+            return String(address)
+        }
+    }
+
+    static func config(for n: Network, paths: Paths, upstream: [String] = []) -> String {
         var lines = [
             "# moat: network \(n.name) (generated; edits are overwritten)",
             "interface=\(n.device.name)",
@@ -40,8 +67,9 @@ public enum DnsmasqConfig {
                 "bogus-priv",
                 "no-hosts",
                 "addn-hosts=\(paths.hostsFile(n.name))",
+                "no-resolv",
             ]
-            if n.mode == .isolated { lines.append("no-resolv") }
+            if n.mode == .nat { lines += upstream.map { "server=\($0)" } }
         } else {
             lines.append("port=0")
         }

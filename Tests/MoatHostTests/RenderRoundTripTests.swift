@@ -126,7 +126,7 @@ struct RenderRoundTripTests {
     }
 
     static func expectRoundTrip(_ c: RenderCase) throws {
-        let state = DesiredState.render(c.config, paths: RenderCases.paths)
+        let state = RenderCases.render(c.config)
         let want = FirewallText.moatChains(of: state)
         let namespace = "moat-rt-\(UInt32.random(in: 0...UInt32.max))"
         try NamespaceTool.run(["ip", "netns", "add", namespace])
