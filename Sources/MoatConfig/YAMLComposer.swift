@@ -47,6 +47,7 @@ enum YAMLComposer {
     static let maxDepth = 64
     /// A 1 MiB file of short scalars holds fewer; an alias bomb expands to far more.
     static let maxNodes = 100_000
+    static let tooDeep = "nesting deeper than \(maxDepth) levels; a moat file needs about 6"
 
     /// The document's root, nil for an empty stream.
     static func compose(_ text: String) -> Result<YAMLNode?, YAMLSyntaxError> {
@@ -90,11 +91,15 @@ enum YAMLComposer {
                 message: "a tab character where YAML expects indentation; indent with spaces",
                 line: line, column: column)
         }
+        if problem.contains("Maximum nesting level") {
+            // libyaml's own limit (1,000), met first when its scanner reads ahead in flow style.
+            return YAMLSyntaxError(message: YAMLComposer.tooDeep, line: line, column: column)
+        }
         var message = "YAML syntax error: \(problem)"
         if let context {
             // The context mark says where the unfinished construct began, often far above.
             let mark = parser.context_mark
-            message += " (\(context) that starts at line \(mark.line + 1), column \(mark.column + 1))"
+            message += " (\(context) started at line \(mark.line + 1), column \(mark.column + 1))"
         }
         return YAMLSyntaxError(message: message, line: line, column: column)
     }
@@ -211,9 +216,7 @@ private struct Builder {
     private mutating func open(_ frame: Frame) -> Step {
         guard stack.count < YAMLComposer.maxDepth else {
             return .failed(
-                YAMLSyntaxError(
-                    message: "nesting deeper than \(YAMLComposer.maxDepth) levels; a moat file needs about 6",
-                    line: frame.line, column: frame.column))
+YAMLSyntaxError(message: YAMLComposer.tooDeep, line: frame.line, column: frame.column))
         }
         total += 1
         stack.append(frame)
