@@ -1,0 +1,215 @@
+import MoatConfig
+import MoatHost
+import Testing
+
+@testable import MoatReconcile
+
+/// The two-network lab of examples/vm-lab.yaml, built in code.
+func labConfig(range: AddressRange? = nil, hosts: [StaticHost]? = nil, withDMZ: Bool = true) -> Config {
+    let labAddress = IPv4CIDR(address: IPv4Address(0xC0A8_6401), prefix: 24)  // 192.168.100.1/24
+    let lab = Network(
+        name: "lab", device: .bridge("virbr10"), address: labAddress,
+        dhcp: DHCP(
+            range: range ?? AddressRange(first: IPv4Address(0xC0A8_6402), last: IPv4Address(0xC0A8_64FE)),
+            hosts: hosts ?? [StaticHost(mac: "52:54:00:12:34:56", ip: IPv4Address(0xC0A8_640A), name: "builder")]),
+        allow: [AllowRule(to: .host, proto: .tcp, ports: [PortRange(22)])],
+        forwards: [PortForward(proto: .tcp, port: 2222, toAddress: IPv4Address(0xC0A8_640A), toPort: 22)])
+    let dmz = Network(
+        name: "dmz", device: .bridge("virbr11"), address: IPv4CIDR(address: IPv4Address(0xC0A8_6501), prefix: 24),
+        dhcp: DHCP(range: AddressRange(first: IPv4Address(0xC0A8_6502), last: IPv4Address(0xC0A8_65FE))))
+    return Config(networks: withDMZ ? [lab, dmz] : [lab])
+}
+
+let paths = Paths(stateDir: "/var/lib/moat", runDir: "/run/moat")
+
+/// The host as it is once `state` was applied: every dnsmasq running.
+func deployed(_ state: HostState) -> HostState {
+    var live = state
+    for name in live.networks.keys {
+        live.networks[name]?.dnsmasq?.pid = 4000 + Int32(name.count)
+    }
+    return live
+}
+
+@Suite("Diff: what is missing or stale, and nothing else")
+struct DiffTests {
+    let desired = DesiredState.render(labConfig(), paths: paths)
+
+    @Test("a converged host gives an empty plan")
+    func converged() {
+        let plan = Diff.plan(desired: desired, live: deployed(desired), paths: paths)
+        #expect(plan.isEmpty)
+        #expect(plan.humanText(color: false) == "No changes. The host matches the file.\n")
+    }
+
+    @Test("an empty host gets every network, ip_forward, the shared chains and the jumps")
+    func emptyHost() {
+        let plan = Diff.plan(desired: desired, live: HostState(), paths: paths)
+        #expect(plan.summary == Plan.Summary(add: 2, change: 0, destroy: 0))
+        let objects = plan.steps.map { "\($0.network ?? "*") \($0.object) \($0.action.rawValue)" }
+        #expect(
+            objects == [
+                "* sysctl net.ipv4.ip_forward update",
+                "dmz bridge virbr11 create", "dmz firewall chains create", "dmz dnsmasq create",
+                "lab bridge virbr10 create", "lab firewall chains create", "lab dnsmasq create",
+                "* shared firewall chains create", "* jumps from built-in chains create",
+            ])
+    }
+
+    @Test("a lost rule rewrites that network's chain only")
+    func lostRule() throws {
+        var live = deployed(desired)
+        let chain = ChainName.of(.from, network: "lab")
+        let lost = try #require(live.networks["lab"]?.chains[chain]?.first)
+        live.networks["lab"]?.chains[chain]?.removeFirst()
+        let plan = Diff.plan(desired: desired, live: live, paths: paths)
+        let step = try #require(plan.steps.first)
+        #expect(plan.steps.count == 1)
+        #expect(step.network == "lab" && step.object == "firewall chains" && step.action == .update)
+        #expect(step.reason.contains("rule missing: \(lost)"))
+        #expect(step.operations == [.writeChain(chain, desired.networks["lab"]?.chains[chain] ?? [])])
+    }
+
+    @Test("a changed hosts list rewrites the hosts files and reloads, without a restart")
+    func hostsChanged() throws {
+        let live = deployed(desired)
+        let changed = DesiredState.render(labConfig(hosts: [StaticHost(mac: "52:54:00:00:00:01", ip: IPv4Address(0xC0A8_640B), name: "runner")]), paths: paths)
+        let plan = Diff.plan(desired: changed, live: live, paths: paths)
+        let step = try #require(plan.steps.first)
+        #expect(plan.steps.count == 1)
+        #expect(step.action == .reload && step.network == "lab")
+        #expect(step.operations.contains(.reloadDnsmasq(network: "lab", pid: live.networks["lab"]?.dnsmasq?.pid ?? 0)))
+    }
+
+    @Test("a changed range restarts that network's dnsmasq only")
+    func rangeChanged() throws {
+        let changed = DesiredState.render(
+            labConfig(range: AddressRange(first: IPv4Address(0xC0A8_6464), last: IPv4Address(0xC0A8_64C8))), paths: paths)
+        let plan = Diff.plan(desired: changed, live: deployed(desired), paths: paths)
+        let steps = plan.steps.filter { $0.object == "dnsmasq" }
+        #expect(steps.count == 1)
+        #expect(steps.first?.action == .restart && steps.first?.network == "lab")
+        #expect(!plan.steps.contains { $0.network == "dmz" })
+    }
+
+    @Test("a dead dnsmasq is started")
+    func deadDnsmasq() {
+        var live = deployed(desired)
+        live.networks["dmz"]?.dnsmasq?.pid = nil
+        let plan = Diff.plan(desired: desired, live: live, paths: paths)
+        #expect(plan.steps.map(\.action) == [.start])
+        #expect(plan.steps.first?.network == "dmz")
+    }
+
+    @Test("a network gone from the file is pruned; the other keeps its device and dnsmasq")
+    func prune() {
+        let smaller = DesiredState.render(labConfig(withDMZ: false), paths: paths)
+        let plan = Diff.plan(desired: smaller, live: deployed(desired), paths: paths)
+        // lab's FROM chain rejects every other moat subnet, so it loses dmz's line; nothing else of lab changes.
+        let lab = plan.steps.filter { $0.network == "lab" }
+        #expect(lab.map(\.object) == ["firewall chains"])
+        #expect(lab.first?.operations.map(\.phase) == [5])
+        #expect(lab.first?.reason == "MOAT-FROM-lab: unexpected rule: -d 192.168.101.0/24 -m comment --comment \"moat:lab\" -j REJECT --reject-with icmp-port-unreachable")
+        #expect(plan.summary == Plan.Summary(add: 0, change: 1, destroy: 1))
+        #expect(plan.steps.contains { $0.network == "dmz" && $0.object == "bridge virbr11" && $0.action == .delete })
+        #expect(plan.steps.contains { $0.network == "dmz" && $0.operations.contains(.stopDnsmasq(network: "dmz", pid: 4003)) })
+    }
+
+    @Test("a duplicated jump is replaced by one")
+    func duplicatedJump() throws {
+        var live = deployed(desired)
+        let input = ChainID(.filter, "INPUT")
+        let jump = try #require(live.jumps[input]?.first)
+        live.jumps[input] = [jump, jump]
+        let plan = Diff.plan(desired: desired, live: live, paths: paths)
+        #expect(plan.steps.count == 1)
+        #expect(plan.steps.first?.operations == [.replaceJumps(input, old: [jump, jump], new: [jump])])
+    }
+
+    @Test("ip_forward goes back to its value before moat when the last network goes")
+    func ipForwardRestored() {
+        let plan = Diff.plan(desired: HostState(ipForward: true), live: deployed(desired), context: DiffContext(ipForwardRecord: false), paths: paths)
+        #expect(plan.steps.first?.operations == [.ipForward(false, recordPrevious: false), .forgetIPForwardRecord])
+    }
+
+    @Test("setting ip_forward records the value before moat, once")
+    func ipForwardRecorded() {
+        let first = Diff.plan(desired: desired, live: HostState(), paths: paths)
+        #expect(first.steps.first?.operations == [.ipForward(true, recordPrevious: true)])
+        let again = Diff.plan(desired: desired, live: HostState(), context: DiffContext(ipForwardRecord: false), paths: paths)
+        #expect(again.steps.first?.operations == [.ipForward(true, recordPrevious: false)])
+    }
+
+    @Test("an interface is recorded as it was before moat configures it, and given back by the record")
+    func interfaceClaimAndRestore() throws {
+        let board = Network(name: "board", device: .interface("enp6s0"), address: IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24), dhcp: DHCP(range: nil))
+        let wanted = DesiredState.render(Config(networks: [board]), paths: paths)
+        var live = HostState()
+        live.foreignLinks["enp6s0"] = Link(name: "enp6s0", kind: "veth", up: false, addresses: [], ipv6Disabled: false)
+        let plan = Diff.plan(desired: wanted, live: live, paths: paths)
+        let claim = try #require(plan.steps.first { $0.object == "interface enp6s0" })
+        let record = InterfaceRecord(device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false)
+        #expect(claim.operations.first == .writeInterfaceRecord(network: "board", record))
+        #expect(claim.operations.contains(.link(.setUp("enp6s0"))))
+
+        // Later, the network leaves: the device goes back down, loses the address, gets IPv6 back.
+        var after = HostState()
+        after.networks["board"] = NetworkState(
+            name: "board", device: DeviceState(name: "enp6s0", owned: false, up: true, addresses: [IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24)]))
+        let removal = Diff.plan(desired: HostState(), live: after, context: DiffContext(interfaceRecords: ["board": record]), paths: paths)
+        let give = try #require(removal.steps.first)
+        #expect(
+            give.operations == [
+                .link(.deleteAddress("enp6s0", IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24))), .link(.setDown("enp6s0")),
+                .disableIPv6(device: "enp6s0", false), .removeFiles([paths.interfaceRecord("board"), paths.networkDir("board")]),
+            ])
+    }
+
+    @Test("destroying one network keeps the other's rules in the shared chains")
+    func withoutNetwork() throws {
+        let live = deployed(desired)
+        let left = live.without(networks: ["dmz"])
+        #expect(left.networks.keys.sorted() == ["lab"])
+        let forward = try #require(left.sharedChains[ChainName.forward])
+        #expect(!forward.isEmpty && forward.allSatisfy { $0.contains("moat:lab") })
+        let none = live.without(networks: ["dmz", "lab"])
+        #expect(none.sharedChains.isEmpty && none.jumps.isEmpty)
+    }
+}
+
+@Suite("Conflicts: what stands in the way is named before anything is touched")
+struct ConflictTests {
+    @Test("a foreign device with the bridge's name")
+    func foreignBridge() {
+        var live = HostState()
+        live.foreignLinks["virbr10"] = Link(name: "virbr10", kind: "bridge")
+        let problems = Conflicts.find(config: labConfig(), live: live)
+        #expect(problems.count == 1)
+        #expect(problems.first?.contains("bridge virbr10 exists and is not moat's") == true)
+    }
+
+    @Test("an interface that does not exist")
+    func missingInterface() {
+        let board = Network(name: "board", device: .interface("enp6s0"), address: IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24), dhcp: nil)
+        let problems = Conflicts.find(config: Config(networks: [board]), live: HostState())
+        #expect(problems == ["network board: interface enp6s0 does not exist (moat configures an existing interface, it never creates one)"])
+    }
+
+    @Test("a subnet already on another device, or routed elsewhere")
+    func subnetInUse() {
+        var live = HostState()
+        live.foreignLinks["eth1"] = Link(name: "eth1", addresses: [IPv4CIDR(address: IPv4Address(0xC0A8_6405), prefix: 24)])
+        live.routes = [Route(destination: IPv4CIDR(address: IPv4Address(0xC0A8_6500), prefix: 25), device: "wg0")]
+        let problems = Conflicts.find(config: labConfig(), live: live)
+        #expect(problems.contains("network lab: subnet 192.168.100.0/24 overlaps 192.168.100.5/24 on eth1"))
+        #expect(problems.contains("network dmz: subnet 192.168.101.0/24 is already routed: 192.168.101.0/25 via wg0"))
+        #expect(problems.count == 2)
+    }
+
+    @Test("moat's own bridges and a wider LAN route are no conflict")
+    func noConflict() {
+        var live = deployed(DesiredState.render(labConfig(), paths: paths))
+        live.routes = [Route(destination: nil, device: "eth0"), Route(destination: IPv4CIDR(address: IPv4Address(0xC0A8_0000), prefix: 16), device: "eth0")]
+        #expect(Conflicts.find(config: labConfig(), live: live).isEmpty)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import MoatConfig
+import MoatHost
+import Testing
+
+@testable import MoatReconcile
+
+@Suite("Executor: batches and one firewall transaction")
+struct ExecutorTests {
+    @Test("the iptables-restore payload declares chains, removes old jumps, appends, inserts jumps, deletes chains")
+    func payloadOrder() {
+        let payload = Executor.restorePayload([
+            .deleteChain(ChainID(.filter, "MOAT-FROM-old")),
+            .writeChain(ChainID(.filter, "MOAT-FORWARD"), ["-i virbr10 -m comment --comment \"moat:lab\" -j MOAT-FROM-lab"]),
+            .replaceJumps(ChainID(.filter, "FORWARD"), old: ["-m comment --comment moat -j MOAT-FORWARD"], new: ["-m comment --comment moat -j MOAT-FORWARD"]),
+            .writeChain(ChainID(.nat, "MOAT-MASQ-lab"), ["-m comment --comment \"moat:lab\" -j MASQUERADE"]),
+        ])
+        #expect(
+            payload == """
+                *filter
+                :MOAT-FROM-old - [0:0]
+                :MOAT-FORWARD - [0:0]
+                -D FORWARD -m comment --comment moat -j MOAT-FORWARD
+                -A MOAT-FORWARD -i virbr10 -m comment --comment "moat:lab" -j MOAT-FROM-lab
+                -I FORWARD 1 -m comment --comment moat -j MOAT-FORWARD
+                -X MOAT-FROM-old
+                COMMIT
+                *nat
+                :MOAT-MASQ-lab - [0:0]
+                -A MOAT-MASQ-lab -m comment --comment "moat:lab" -j MASQUERADE
+                COMMIT
+
+                """)
+    }
+
+    @Test("an empty host's plan runs in a constant number of commands: one ip -batch, one iptables-restore, one dnsmasq each")
+    func batching() async throws {
+        let desired = DesiredState.render(labConfig(), paths: paths)
+        let plan = Diff.plan(desired: desired, live: HostState(), paths: paths)
+        let system = RecordingSystem()
+        for unit in Executor(system: system, paths: paths).units(for: plan) { try await unit.work() }
+        let programs = system.commands().map { $0[0] }
+        #expect(programs == ["ip", "iptables-restore", "dnsmasq", "dnsmasq"])
+        #expect(system.sysctls().contains("net/ipv4/ip_forward=1"))
+        #expect(system.file(paths.ipForwardRecord) == "0\n")
+    }
+
+    @Test("a failing step rolls back towards the host as it was, and says what failed")
+    func rollback() async throws {
+        let system = RecordingSystem(failing: "dnsmasq")
+        let before = HostState()
+        let reconciler = Reconciler(system: system, paths: paths, snapshot: { before }, progress: { _ in })
+        let plan = Diff.plan(desired: DesiredState.render(labConfig(), paths: paths), live: before, paths: paths)
+        let error = await #expect(throws: MoatError.self) {
+            try await reconciler.execute(plan, command: "apply", before: before, desired: { _ in before })
+        }
+        #expect(error?.kind == .failed)
+        #expect(error?.message.contains("dnsmasq: failed to bind") == true)
+        #expect(error?.message.contains("rolled back") == true)
+        #expect(system.file(paths.journal) == nil)
+    }
+
+    @Test("the lock names its holder and a second taker gets exit 75")
+    func lock() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("moat-lock-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let held = try HostLock.acquire(path: path, command: "apply test.yaml", timeout: 0)
+        // flock is per open file description: a second open in this process conflicts too.
+        let error = #expect(throws: MoatError.self) { _ = try HostLock.acquire(path: path, command: "apply", timeout: 0.1) }
+        #expect(error?.kind == .locked && error?.exitCode == 75)
+        #expect(error?.message.contains("\(getpid()) apply test.yaml") == true)
+        withExtendedLifetime(held) {}
+    }
+}

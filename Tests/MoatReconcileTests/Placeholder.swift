@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct MoatReconcileTestsPlaceholder {
-    @Test func builds() { #expect(Bool(true)) }
-}
