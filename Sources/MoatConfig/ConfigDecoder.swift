@@ -207,7 +207,8 @@ struct ConfigDecoder {
         if cidr.address == cidr.network {
             reader.error(
                 node, path,
-                "\(cidr.address) is the network address of \(cidr.subnet); the host needs an address inside it, like \(cidr.firstHost)/\(cidr.prefix)"
+                "\(cidr.address) is the network address of \(cidr.subnet); "
+                    + "the host needs an address inside it, like \(cidr.firstHost)/\(cidr.prefix)"
             )
             return nil
         }
@@ -277,11 +278,12 @@ struct ConfigDecoder {
         let expected = "a duration like 30m, 12h, 7d, or `infinite`"
         guard let text = reader.string(node, path, what: expected) else { return nil }
         if text == "infinite" { return .infinite }
-        guard let match = text.wholeMatch(of: /([0-9]{1,9})([smhd])/), let amount = Int(match.1) else {
+        guard let unitName = text.last, let amount = TextShape.number(text.dropLast(), digits: 9),
+            let unit = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(unitName)]
+        else {
             reader.error(node, path, "\(quoted(text)) is not \(expected)")
             return nil
         }
-        let unit = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)] ?? 1
         let seconds = amount * unit
         guard seconds >= 120 else {
             reader.error(node, path, "lease time \(text) is shorter than 2m, the least dnsmasq accepts")
@@ -305,7 +307,7 @@ struct ConfigDecoder {
             var ip: IPv4Address?
             var name: String?
             if let node = fields["mac"], let text = reader.string(node, itemPath.key("mac"), what: "a MAC address") {
-                if text.wholeMatch(of: /[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}/) == nil {
+                if !TextShape.isMAC(text) {
                     reader.error(node, itemPath.key("mac"), "\(quoted(text)) is not a MAC address like 52:54:00:12:34:56")
                 } else if let earlier = macs[text.lowercased()] {
                     reader.error(node, itemPath.key("mac"), "MAC \(text) is already given to \(earlier)")
@@ -366,7 +368,8 @@ struct ConfigDecoder {
                         if mode == .isolated {
                             reader.error(
                                 node, toPath,
-                                "isolated networks forward nothing, so an allow rule to \(cidr) has no effect; use `to: host` or `mode: nat`"
+                                "isolated networks forward nothing, so an allow rule to \(cidr) has no effect; "
+                                    + "use `to: host` or `mode: nat`"
                             )
                         } else {
                             destination = .cidr(cidr)
@@ -482,11 +485,13 @@ struct ConfigDecoder {
         }
         let expected = "a port (1-65535) or a range like \"8000-8100\""
         guard let text = reader.string(node, path, what: expected) else { return nil }
-        guard let match = text.wholeMatch(of: /([0-9]{1,5})(?:-([0-9]{1,5}))?/), let low = Int(match.1) else {
+        let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let low = TextShape.number(bounds[0], digits: 5),
+            let high = bounds.count == 2 ? TextShape.number(bounds[1], digits: 5) : low
+        else {
             reader.error(node, path, "\(quoted(text)) is not \(expected)")
             return nil
         }
-        let high = match.2.flatMap { Int($0) } ?? low
         guard (1...65535).contains(low), (1...65535).contains(high) else {
             reader.error(node, path, "\(quoted(text)) is out of range 1-65535")
             return nil
@@ -543,16 +548,16 @@ extension Substring {
 
 /// `[a-z][a-z0-9-]{0,14}`: it names chains, files and the device's mark.
 func isValidNetworkName(_ name: String) -> Bool {
-    name.wholeMatch(of: /[a-z][a-z0-9-]{0,14}/) != nil
+    TextShape.isNetworkName(name)
 }
 
 /// What the kernel accepts as an interface name (IFNAMSIZ, no `/`, no spaces), narrowed
 /// to characters that are safe in every command and file name moat builds from it.
 func isValidDeviceName(_ name: String) -> Bool {
-    name != "." && name != ".." && name.wholeMatch(of: /[A-Za-z0-9_.\-]{1,15}/) != nil
+    TextShape.isDeviceName(name)
 }
 
 /// A DNS label (RFC 1123): what dnsmasq will hand out as a host name.
 func isValidHostName(_ name: String) -> Bool {
-    name.wholeMatch(of: /[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?/) != nil
+    TextShape.isHostName(name)
 }

@@ -38,8 +38,7 @@ struct ConfigPath: Sendable, CustomStringConvertible {
     }
 
     private static func isBareKey(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 64
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }
+        TextShape.isBareKey(name)
     }
 }
 
@@ -92,13 +91,9 @@ enum ScalarValue: Equatable {
         case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF":
             self = .bool(false)
         default:
-            if text.wholeMatch(of: /[-+]?(0|[1-9][0-9]*)/) != nil, let value = Int(text) {
+            if let value = TextShape.decimalInt(text) {
                 self = .int(value)
-            } else if text.wholeMatch(of: /[-+]?(0b[01_]+|0[0-7_]+|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+|(0|[1-9][0-9_]*))/)
-                != nil
-                || text.wholeMatch(of: /[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?/) != nil
-                || text.wholeMatch(of: /[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)/) != nil
-            {
+            } else if TextShape.isOtherYAML11Number(text) {
                 self = .otherNumber
             } else {
                 self = .string(text)

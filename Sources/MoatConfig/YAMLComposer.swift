@@ -230,8 +230,8 @@ YAMLSyntaxError(message: YAMLComposer.tooDeep, line: frame.line, column: frame.c
             if total > YAMLComposer.maxNodes {
                 return .failed(
                     YAMLSyntaxError(
-                        message:
-                            "the document expands to more than \(YAMLComposer.maxNodes) nodes (aliases that multiply, like a \"billion laughs\" bomb?)",
+                        message: "the document expands to more than \(YAMLComposer.maxNodes) nodes "
+                            + "(aliases that multiply, like a \"billion laughs\" bomb?)",
                         line: node.line, column: node.column))
             }
         }

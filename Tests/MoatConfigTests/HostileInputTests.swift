@@ -105,6 +105,15 @@ struct HostileInputTests {
         expectError(check, "expected a mapping")
     }
 
+    @Test("a file near the size limit full of scalars is read in one pass")
+    func manyScalars() {
+        let ports = (0..<90_000).map { String(1 + $0 % 65535) }.joined(separator: ",")
+        let text = "version: 1\nnetworks:\n  lab:\n    bridge: b0\n    address: 10.0.0.1/24\n"
+            + "    allow: [{to: host, proto: tcp, ports: [\(ports)]}]\n"
+        let check = ConfigLoader.check(text: text, file: "big.yaml")
+        #expect(check.config?.networks.first?.allow.first?.ports.count == 90_000)
+    }
+
     @Test("an empty file is an error at 1:1")
     func emptyFile() {
         let check = ConfigLoader.check(bytes: [], file: "empty.yaml")

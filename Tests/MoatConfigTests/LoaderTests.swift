@@ -165,3 +165,26 @@ struct LoaderTests {
         #expect(bad.summary == "m.yaml: invalid, 2 errors.")
     }
 }
+
+@Suite("Scalars are typed as YAML 1.1 reads them")
+struct ScalarTypingTests {
+    @Test(
+        "plain scalars that PyYAML reads as numbers or booleans are not strings",
+        arguments: [
+            ("22", "a number"), ("0", "a number"), ("+5", "a number"), ("1_000", "a number"), ("017", "a number"),
+            ("0x1F", "a number"), ("0b101", "a number"), ("1:30", "a number"), ("1.5", "a number"),
+            (".5", "a number"), ("1e+3", "a string"), ("1.0e+3", "a number"), (".inf", "a number"),
+            ("yes", "a boolean"), ("Off", "a boolean"), ("~", "nothing (null)"), ("y", "a string"),
+            ("192.168.0.1", "a string"), ("8000-8100", "a string"), ("10.0.0.1:22", "a string"), ("1h", "a string"),
+        ])
+    func typing(scalar: String, kind: String) {
+        // `bridge` wants a string, so the error (or its absence) names the scalar's type.
+        let check = ConfigLoader.check(
+            text: "version: 1\nnetworks:\n  lab: {bridge: \(scalar), address: 10.0.0.1/24}\n", file: "t.yaml")
+        if kind == "a string" {
+            #expect(!check.diagnostics.contains { $0.message.contains("found") })
+        } else {
+            #expect(check.diagnostics.first?.message == "expected a device name, found \(kind)")
+        }
+    }
+}
