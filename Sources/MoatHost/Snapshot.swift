@@ -43,7 +43,7 @@ public struct Snapshot {
         public var files: [String: NetworkFiles]
         /// dnsmasq pids whose /proc/PID/cmdline proved them moat's, by network name.
         public var pids: [String: Int32]
-        /// `disable_ipv6` by device name, for moat's devices. A device missing here has no IPv6
+        /// `disable_ipv6` by device name, for every device. A device missing here has no IPv6
         /// at all (no `conf/<dev>` folder), which is as good as disabled.
         public var ipv6Disabled: [String: Bool]
 
@@ -182,12 +182,12 @@ public struct Snapshot {
         return bridges
     }
 
-    /// The devices whose IPv6 setting the snapshot reads: moat's bridges and recorded devices.
+    /// The devices whose IPv6 setting the snapshot reads: every device, not only moat's, since
+    /// an `interface:` network records the setting of the device it is about to claim, and
+    /// `destroy` puts that record back. (File reads, not commands: the count of commands stays 3.)
     static func devicesToInspect(links: [Link], files: [String: NetworkFiles]) -> [String] {
-        let present = Set(links.map(\.name))
-        let bridges = ownedBridges(links).values.map(\.name)
-        let recorded = files.values.compactMap { $0.record?.device }.filter { present.contains($0) }
-        return Array(Set(bridges + recorded)).sorted()
+        // A name from `ip` output goes into a path: never one that could leave the conf folder.
+        Array(Set(links.map(\.name).filter { !$0.isEmpty && !$0.contains("/") && $0 != "." && $0 != ".." })).sorted()
     }
 
     /// Decides what on the host is moat's, from the facts alone.
@@ -245,7 +245,8 @@ public struct Snapshot {
         }
 
         var foreignLinks: [String: Link] = [:]
-        for link in facts.links where !claimed.contains(link.name) {
+        for var link in facts.links where !claimed.contains(link.name) {
+            if let disabled = facts.ipv6Disabled[link.name] { link.ipv6Disabled = disabled }
             foreignLinks[link.name] = link
         }
 
