@@ -110,9 +110,12 @@ public enum Status {
     /// - Parameters:
     ///   - leases: each network's lease file, parsed; missing networks have none.
     ///   - pidFiles: the pid each network's pid file names, running or not.
+    ///   - upstream: the host's resolvers, as `apply` renders them into dnsmasq's config
+    ///     (`DnsmasqConfig.upstream(resolvConf:)` of /etc/resolv.conf); other resolvers than
+    ///     apply's would show every dnsmasq as stale.
     ///   - now: seconds since 1970, to leave expired leases out.
     public static func report(
-        live: HostState, config: Config?, file: String?, paths: Paths, context: DiffContext = .init(),
+        live: HostState, config: Config?, file: String?, paths: Paths, upstream: [String] = [], context: DiffContext = .init(),
         leases: [String: [Lease]], pidFiles: [String: Int32], now: Int, journal: String? = nil
     ) -> StatusReport {
         let declaredNames = Set(config?.networks.map(\.name) ?? [])
@@ -122,7 +125,7 @@ public enum Status {
             // Judge only what is both declared and applied: a declared network that is not on
             // the host is reported as "not applied", not as drift of the shared chains, and a
             // network on the host that the file dropped is reported as such.
-            let rendered = DesiredState.render(config, paths: paths)
+            let rendered = DesiredState.render(config, paths: paths, upstream: upstream)
             let notApplied = declaredNames.subtracting(live.networks.keys)
             let undeclared = Set(live.networks.keys).subtracting(declaredNames)
             desired = rendered
