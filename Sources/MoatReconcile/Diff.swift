@@ -11,11 +11,18 @@ public struct DiffContext: Sendable {
     /// Networks whose dnsmasq must restart whatever its files say (after an interrupted run,
     /// the files may be newer than the process).
     public var restartDnsmasq: Set<String>
+    /// Why networks on the host but not desired leave: `not in the file` for apply,
+    /// the command for destroy.
+    public var leaving: String
 
-    public init(ipForwardRecord: Bool? = nil, interfaceRecords: [String: InterfaceRecord] = [:], restartDnsmasq: Set<String> = []) {
+    public init(
+        ipForwardRecord: Bool? = nil, interfaceRecords: [String: InterfaceRecord] = [:], restartDnsmasq: Set<String> = [],
+        leaving: String = "not in the file"
+    ) {
         self.ipForwardRecord = ipForwardRecord
         self.interfaceRecords = interfaceRecords
         self.restartDnsmasq = restartDnsmasq
+        self.leaving = leaving
     }
 }
 
@@ -173,9 +180,8 @@ public enum Diff {
         steps.append(
             Plan.Step(
                 network: name, object: "interface \(device.name)", action: fresh ? .create : .update,
-                reason: fresh
-                    ? "not yet configured: address \(device.addresses.map(\.description).joined(separator: ", ")), up, IPv6 off"
-                    : "drifted: " + describe(operations), operations: operations))
+                reason: (fresh ? "not yet configured (its state now is kept for destroy): " : "drifted: ") + describe(operations),
+                operations: operations))
         return steps
     }
 
@@ -296,13 +302,13 @@ public enum Diff {
         let name = found.name
         var steps: [Plan.Step] = []
         if let instance = found.dnsmasq {
-            steps.append(Plan.Step(network: name, object: "dnsmasq", action: .delete, reason: "not in the file", operations: stopAndForget(network: name, instance, paths: paths)))
+            steps.append(Plan.Step(network: name, object: "dnsmasq", action: .delete, reason: context.leaving, operations: stopAndForget(network: name, instance, paths: paths)))
         }
         if let chains = chainStep(network: name, desired: [:], live: found.chains) {
             steps.append(chains)
         }
         if found.device.owned, found.device.exists {
-            steps.append(Plan.Step(network: name, object: "bridge \(found.device.name)", action: .delete, reason: "not in the file", operations: [.link(.delete(found.device.name))]))
+            steps.append(Plan.Step(network: name, object: "bridge \(found.device.name)", action: .delete, reason: context.leaving, operations: [.link(.delete(found.device.name))]))
         } else if let record = context.interfaceRecords[name] {
             steps += interfaceRestoreSteps(found, record: record, paths: paths)
         }

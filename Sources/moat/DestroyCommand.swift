@@ -26,7 +26,9 @@ struct DestroyCommand: AsyncParsableCommand {
             let live = try await reconciler.snapshot()
             let leaving = declared ?? Set(live.networks.keys)
             let desired = live.without(networks: leaving)
-            let plan = Diff.plan(desired: desired, live: live, context: reconciler.context(for: live), paths: paths)
+            var context = reconciler.context(for: live)
+            context.leaving = all ? "moat destroy --all" : "moat destroy"
+            let plan = Diff.plan(desired: desired, live: live, context: context, paths: paths)
             if plan.isEmpty {
                 try reconciler.system.remove(paths.journal)
                 print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")

@@ -166,8 +166,9 @@ struct DiffCase {
         let host = try FixtureHost(folder: folder.appendingPathComponent("live", isDirectory: true), paths: Self.paths)
         let live = try await live()
         let reconciler = Reconciler(system: host.system, paths: Self.paths, snapshot: { live }, progress: { _ in })
-        return Diff.plan(
-            desired: try desired(live: live), live: live, context: reconciler.context(for: live), paths: Self.paths)
+        var context = reconciler.context(for: live)
+        if try destroys { context.leaving = "moat destroy --all" }
+        return Diff.plan(desired: try desired(live: live), live: live, context: context, paths: Self.paths)
     }
 
     /// Writes `files` into the case's folder in the source tree.
