@@ -25,5 +25,22 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+## demo: a throwaway namespace world; needs root (sudo make demo). Leaves nothing behind.
+demo:
+	./contrib/demo.sh
+
+## install: release binary, shell completions, the JSON Schema and the systemd unit under $(DESTDIR)$(PREFIX).
+install:
+	$(SWIFT) build -c release
+	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/moat" "$(DESTDIR)$(PREFIX)/bin/moat"
+	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d" "$(DESTDIR)$(PREFIX)/lib/systemd/system"
+	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat"
+	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_moat"
+	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/moat.fish"
+	install -D -m 644 schemas/moat.schema.json "$(DESTDIR)$(PREFIX)/share/moat/moat.schema.json"
+	sed "s#/usr/local/bin/moat#$(PREFIX)/bin/moat#g" contrib/moat.service > "$(DESTDIR)$(PREFIX)/lib/systemd/system/moat.service"
+	chmod 644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/moat.service"
+
 clean:
 	rm -rf .build
