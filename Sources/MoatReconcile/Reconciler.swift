@@ -41,7 +41,8 @@ public struct Reconciler: Sendable {
         guard problems.isEmpty else {
             throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
-        let desired = DesiredState.render(config, paths: paths)
+        let upstream = DnsmasqConfig.upstream(resolvConf: system.read("/etc/resolv.conf") ?? "")
+        let desired = DesiredState.render(config, paths: paths, upstream: upstream)
         return (desired, Diff.plan(desired: desired, live: live, context: context(for: live, restart: restart), paths: paths))
     }
 
