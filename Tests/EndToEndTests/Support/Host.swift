@@ -47,7 +47,18 @@ final class TestHost: @unchecked Sendable {
     /// Creates another namespace that `close()` deletes.
     func makeNamespace(_ name: String) throws {
         try Shell.must(["ip", "netns", "add", name])
-        cleanups.append { _ = try? Shell.run(["ip", "netns", "del", name]) }
+        cleanups.append {
+            // Whatever still runs in it was started by this test (or by the moat it ran):
+            // end those pids, or the namespace would outlive its deletion.
+            let pids = (try? Shell.run(["ip", "netns", "pids", name]))?.stdout.split(separator: "\n") ?? []
+            for pid in pids.compactMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }) where pid > 1 { kill(pid, SIGKILL) }
+            _ = try? Shell.run(["ip", "netns", "del", name])
+        }
+    }
+
+    /// Adds a cleanup that `close()` runs before everything made earlier is undone.
+    func onClose(_ cleanup: @escaping () -> Void) {
+        cleanups.append(cleanup)
     }
 
     /// Runs a command inside the host's namespace.
@@ -62,6 +73,15 @@ final class TestHost: @unchecked Sendable {
         try Shell.run(
             ["ip", "netns", "exec", namespace, Environment.moatBinary] + arguments,
             environment: ["MOAT_STATE_DIR": stateDir, "MOAT_RUN_DIR": runDir, "NO_COLOR": "1"].merging(environment) { $1 })
+    }
+
+    /// Starts moat in the host's namespace without waiting for it (lock and crash tests).
+    func moatInBackground(_ arguments: [String], environment: [String: String] = [:]) throws -> Background {
+        let background = try Background.start(
+            ["ip", "netns", "exec", namespace, Environment.moatBinary] + arguments,
+            environment: ["MOAT_STATE_DIR": stateDir, "MOAT_RUN_DIR": runDir, "NO_COLOR": "1"].merging(environment) { $1 })
+        onClose { background.stop() }
+        return background
     }
 
     /// `iptables-save` without its timestamp comments, and `ip -j addr`: what a change shows.

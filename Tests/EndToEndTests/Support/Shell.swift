@@ -15,8 +15,7 @@ enum Shell {
     @discardableResult
     static func run(_ argv: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Ran {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
+        (process.executableURL, process.arguments) = launcher(argv)
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env
@@ -41,6 +40,17 @@ enum Shell {
         let ran = try run(argv, input: input)
         guard ran.status == 0 else { throw TestFailure(ran.description) }
         return ran.stdout
+    }
+
+    /// How to start `argv` with every signal unblocked. The test runner's threads block
+    /// most signals and a spawned child inherits that mask, so a `timeout`, a `ping -w` or a
+    /// dnsmasq that moat starts (and later stops by SIGTERM, reloads by SIGHUP) would never
+    /// see its signals. A one-line perl clears the mask and execs (PATH lookup included).
+    static func launcher(_ argv: [String]) -> (URL, [String]) {
+        let perl = "/usr/bin/perl"
+        guard FileManager.default.isExecutableFile(atPath: perl) else { return (URL(fileURLWithPath: "/usr/bin/env"), argv) }
+        let unblock = "use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new); exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\";"
+        return (URL(fileURLWithPath: perl), ["-e", unblock] + argv)
     }
 
     static var isRoot: Bool { getuid() == 0 }
