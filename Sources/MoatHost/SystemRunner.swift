@@ -1,3 +1,4 @@
+import Foundation
 import Subprocess
 import SystemPackage
 
@@ -15,8 +16,10 @@ public struct SystemRunner: CommandRunner {
         let result: ExecutionResult<Void, BytesOutput, BytesOutput>
         do {
             if let input {
+                let file = try Self.inputFile(input)
+                defer { try? file.close() }
                 result = try await Subprocess.run(
-                    .name(program), arguments: arguments, input: .string(input),
+                    .name(program), arguments: arguments, input: .fileDescriptor(file, closeAfterSpawningProcess: false),
                     output: .bytes(limit: limit), error: .bytes(limit: limit))
             } else {
                 result = try await Subprocess.run(
@@ -33,5 +36,24 @@ public struct SystemRunner: CommandRunner {
         return CommandResult(
             status: status, stdout: String(decoding: result.standardOutput, as: UTF8.self),
             stderr: String(decoding: result.standardError, as: UTF8.self))
+    }
+
+    /// The input in an unlinked temporary file, read from its start. Not a pipe: a command
+    /// that fails before reading all of it (`ip -batch`, `iptables-restore` on a bad line)
+    /// would make the writer get SIGPIPE (killing moat mid-apply, before any rollback) or,
+    /// with SIGPIPE ignored, EPIPE (on which swift-subprocess traps).
+    static func inputFile(_ text: String) throws -> FileDescriptor {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("moat-input-\(UUID().uuidString)").path
+        let file = try FileDescriptor.open(
+            FilePath(path), .readWrite, options: [.create, .exclusiveCreate, .closeOnExec], permissions: [.ownerReadWrite])
+        do {
+            try FileManager.default.removeItem(atPath: path)
+            _ = try file.writeAll(Array(text.utf8))
+            _ = try file.seek(offset: 0, from: .start)
+            return file
+        } catch {
+            try? file.close()
+            throw error
+        }
     }
 }
