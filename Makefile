@@ -29,6 +29,12 @@ test: deps
 demo:
 	./contrib/demo.sh
 
+## bench: moat against the hand-run recipe and the practical floor, in namespaces (needs root).
+bench: deps
+	@for p in strace time; do dpkg -s $$p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null; done
+	$(SWIFT) build -c release --product moat
+	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
+
 ## install: release binary, shell completions, the JSON Schema and the systemd unit under $(DESTDIR)$(PREFIX).
 install:
 	$(SWIFT) build -c release
