@@ -47,6 +47,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What several test targets share (a line diff for golden comparisons).
+        .target(
+            name: "MoatTestSupport",
+            path: "Tests/MoatTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "MoatConfigTests",
             dependencies: ["MoatConfig"],
@@ -55,19 +61,21 @@ let package = Package(
         ),
         .testTarget(
             name: "MoatHostTests",
-            dependencies: ["MoatConfig", "MoatHost"],
+            dependencies: ["MoatConfig", "MoatHost", "MoatTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "MoatReconcileTests",
-            dependencies: ["MoatConfig", "MoatHost", "MoatReconcile"],
+            dependencies: ["MoatConfig", "MoatHost", "MoatReconcile", "MoatTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MoatConfig", "MoatHost"],
+            dependencies: ["MoatConfig", "MoatHost", "MoatTestSupport"],
+            // Run from their place in the source tree (Environment.packageRoot), not bundled.
+            exclude: ["Support/udhcpc.sh", "Support/net.py"],
             swiftSettings: strict
         ),
     ]

@@ -2,7 +2,7 @@ import Foundation
 import Subprocess
 import SystemPackage
 
-/// Runs real programs through swift-subprocess. Counts what it spawns, for the benchmark.
+/// Runs real programs through swift-subprocess: found on PATH, never through a shell.
 public struct SystemRunner: CommandRunner {
     public init() {}
 

@@ -35,14 +35,19 @@ public struct Reconciler: Sendable {
         return DiffContext(ipForwardRecord: forward.map { $0 == "1" }, interfaceRecords: records, restartDnsmasq: restart)
     }
 
+    /// The host's resolvers, which nat networks' dnsmasq forwards to (named in its config
+    /// rather than followed in resolv.conf: see `DnsmasqConfig`).
+    public func upstreamResolvers() -> [String] {
+        DnsmasqConfig.upstream(resolvConf: system.read("/etc/resolv.conf") ?? "")
+    }
+
     /// The plan that makes the host match `config`, or the conflicts that stand in the way.
     public func plan(config: Config, live: HostState, restart: Set<String> = []) throws -> (desired: HostState, plan: Plan) {
         let problems = Conflicts.find(config: config, live: live)
         guard problems.isEmpty else {
             throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
-        let upstream = DnsmasqConfig.upstream(resolvConf: system.read("/etc/resolv.conf") ?? "")
-        let desired = DesiredState.render(config, paths: paths, upstream: upstream)
+        let desired = DesiredState.render(config, paths: paths, upstream: upstreamResolvers())
         return (desired, Diff.plan(desired: desired, live: live, context: context(for: live, restart: restart), paths: paths))
     }
 

@@ -38,10 +38,8 @@ struct StatusCommand: AsyncParsableCommand {
             let names = Set(live.networks.keys).union(config?.networks.map(\.name) ?? [])
             let found = try Status.readFiles(networks: names.sorted(), paths: paths, files: SystemFiles())
             let now = Int(Date().timeIntervalSince1970)
-            // The resolvers as `apply` reads them (Reconciler.plan), so dnsmasq configs compare equal.
-            let upstream = DnsmasqConfig.upstream(resolvConf: reconciler.system.read("/etc/resolv.conf") ?? "")
             let report = Status.report(
-                live: live, config: config, file: fileGiven ? options.file : nil, paths: paths, upstream: upstream,
+                live: live, config: config, file: fileGiven ? options.file : nil, paths: paths, upstream: reconciler.upstreamResolvers(),
                 context: reconciler.context(for: live), leases: found.leases, pidFiles: found.pidFiles, now: now,
                 journal: journalNote(reconciler))
             if json {

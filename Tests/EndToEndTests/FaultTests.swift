@@ -1,4 +1,5 @@
 import Foundation
+import MoatTestSupport
 import Testing
 
 extension EndToEnd {
@@ -49,12 +50,12 @@ extension EndToEnd {
                     // The transaction made the filter, nat and mangle tables; the rollback empties
                     // them but iptables has no way to delete a table, so they stay, empty.
                     withKnownIssue("bug: a rolled-back apply leaves the iptables tables it created behind, empty") {
-                        #expect(after == before, "\(lineDiff(before, after))")
+                        #expect(after == before, "\(lineDiff(expected: before, actual: after))")
                     }
                     let (trimmedBefore, trimmedAfter) = (Self.withoutEmptyTables(before), Self.withoutEmptyTables(after))
-                    #expect(trimmedAfter == trimmedBefore, "\(lineDiff(trimmedBefore, trimmedAfter))")
+                    #expect(trimmedAfter == trimmedBefore, "\(lineDiff(expected: trimmedBefore, actual: trimmedAfter))")
                 } else {
-                    #expect(after == before, "\(lineDiff(before, after))")
+                    #expect(after == before, "\(lineDiff(expected: before, actual: after))")
                 }
                 #expect(host.stateFiles() == filesBefore)
                 #expect(host.dnsmasqPids().keys.sorted() == pidsBefore.keys.sorted())
@@ -125,7 +126,7 @@ extension EndToEnd {
                 #expect(host.anyDnsmasqAlive().isEmpty, "dnsmasq left: \(host.anyDnsmasqAlive())")
                 let addresses = try host.exec(["ip", "-j", "addr"]).trimmingCharacters(in: .newlines)
                 let addressesBefore = try Self.addresses(of: before)
-                #expect(addresses == addressesBefore, "\(lineDiff(addressesBefore, addresses))")
+                #expect(addresses == addressesBefore, "\(lineDiff(expected: addressesBefore, actual: addresses))")
             }
         }
 

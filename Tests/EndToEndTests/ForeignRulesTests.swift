@@ -1,4 +1,5 @@
 import Foundation
+import MoatTestSupport
 import Testing
 
 extension EndToEnd {
@@ -46,7 +47,7 @@ extension EndToEnd {
                 let destroy = try host.moat(["destroy", file])
                 #expect(destroy.status == 0, "\(destroy)")
                 let after = try host.fingerprint()
-                #expect(after == before, "\(lineDiff(before, after))")
+                #expect(after == before, "\(lineDiff(expected: before, actual: after))")
                 #expect(try host.exec(["sysctl", "-n", "net.ipv4.ip_forward"]) == forwarding)
             }
         }

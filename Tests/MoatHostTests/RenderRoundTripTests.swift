@@ -1,5 +1,6 @@
 import Foundation
 import MoatConfig
+import MoatTestSupport
 import Testing
 
 @testable import MoatHost
@@ -141,7 +142,7 @@ struct RenderRoundTripTests {
         for chain in want.keys.sorted() {
             let got = saved.rules[chain] ?? []
             if got != want[chain] {
-                let diff = Golden.lineDiff(
+                let diff = lineDiff(
                     expected: (want[chain] ?? []).joined(separator: "\n"), actual: got.joined(separator: "\n"))
                 Issue.record("\(c.name): \(chain) came back different (- rendered, + iptables-save):\n\(diff)")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import MoatConfig
+import MoatTestSupport
 import Testing
 
 @testable import MoatHost
@@ -234,35 +235,6 @@ enum Golden {
         return files
     }
 
-    /// A line diff of `expected` → `actual` (`-` golden, `+` rendered), from their longest
-    /// common subsequence; unchanged lines are shown for context.
-    static func lineDiff(expected: String, actual: String) -> String {
-        let a = expected.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let b = actual.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var lcs = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in stride(from: a.count - 1, through: 0, by: -1) {
-            for j in stride(from: b.count - 1, through: 0, by: -1) {
-                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
-            }
-        }
-        var out: [String] = []
-        var i = 0
-        var j = 0
-        while i < a.count || j < b.count {
-            if i < a.count, j < b.count, a[i] == b[j] {
-                out.append("  " + a[i])
-                i += 1
-                j += 1
-            } else if i < a.count, j == b.count || lcs[i + 1][j] >= lcs[i][j + 1] {
-                out.append("- " + a[i])
-                i += 1
-            } else {
-                out.append("+ " + b[j])
-                j += 1
-            }
-        }
-        return out.joined(separator: "\n")
-    }
 }
 
 @Suite("Rendering the desired state")
@@ -297,7 +269,7 @@ struct RenderTests {
                 Issue.record(
                     """
                     \(c.name)/\(file) differs from its golden file (- golden, + rendered; MOAT_RECORD=1 re-records):
-                    \(Golden.lineDiff(expected: want ?? "", actual: got ?? ""))
+                    \(lineDiff(expected: want ?? "", actual: got ?? ""))
                     """)
             }
         }
@@ -424,6 +396,6 @@ struct RenderTests {
 
     @Test("the golden diff shows what changed")
     func diffShape() {
-        #expect(Golden.lineDiff(expected: "a\nb\nc", actual: "a\nx\nc") == "  a\n- b\n+ x\n  c")
+        #expect(lineDiff(expected: "a\nb\nc", actual: "a\nx\nc") == "  a\n- b\n+ x\n  c")
     }
 }

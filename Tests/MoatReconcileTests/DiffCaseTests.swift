@@ -2,6 +2,7 @@ import Foundation
 import MoatConfig
 import MoatHost
 import MoatReconcile
+import MoatTestSupport
 import Testing
 
 /// Golden diff cases, one folder each under `Fixtures/diff/<case>/` (the shape of nmstate's
@@ -34,7 +35,7 @@ struct DiffCaseTests {
             Issue.record(
                 """
                 \(name)/\(file) differs (- expected, + actual; MOAT_RECORD=1 re-records):
-                \(DiffCase.lineDiff(expected: expected ?? "", actual: actual))
+                \(lineDiff(expected: expected ?? "", actual: actual))
                 """)
         }
     }
@@ -180,34 +181,6 @@ struct DiffCase {
         }
     }
 
-    /// A line diff of `expected` → `actual` from their longest common subsequence.
-    static func lineDiff(expected: String, actual: String) -> String {
-        let a = expected.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let b = actual.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var lcs = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in stride(from: a.count - 1, through: 0, by: -1) {
-            for j in stride(from: b.count - 1, through: 0, by: -1) {
-                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
-            }
-        }
-        var out: [String] = []
-        var i = 0
-        var j = 0
-        while i < a.count || j < b.count {
-            if i < a.count, j < b.count, a[i] == b[j] {
-                out.append("  " + a[i])
-                i += 1
-                j += 1
-            } else if i < a.count, j == b.count || lcs[i + 1][j] >= lcs[i][j + 1] {
-                out.append("- " + a[i])
-                i += 1
-            } else {
-                out.append("+ " + b[j])
-                j += 1
-            }
-        }
-        return out.joined(separator: "\n")
-    }
 }
 
 /// A host made of a captured `live/` folder: its files at the paths moat reads them from, and

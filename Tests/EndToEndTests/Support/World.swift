@@ -361,12 +361,3 @@ extension TestHost {
     }
 }
 
-/// The lines only in `before` (`-`) and only in `after` (`+`): what a failed comparison says.
-func lineDiff(_ before: String, _ after: String) -> String {
-    let old = before.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let new = after.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let gone = old.filter { !new.contains($0) }.map { "- \($0)" }
-    let added = new.filter { !old.contains($0) }.map { "+ \($0)" }
-    let text = (gone + added).joined(separator: "\n")
-    return text.isEmpty ? "same lines, different order or count" : text
-}
