@@ -52,5 +52,26 @@ extension EndToEnd {
                 #expect(plan.stderr.contains("usbeth9"), "\(plan)")
             }
         }
+
+        @Test("a missing dnsmasq is an error naming its Debian package, before anything is touched")
+        func missingDependencyNamesPackage() async throws {
+            try await withHost("nodeps") { host in
+                // A PATH with every program moat runs but dnsmasq.
+                let bin = host.folder.appendingPathComponent("bin")
+                try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+                for program in ["ip", "iptables", "iptables-save", "iptables-restore"] {
+                    let real = try #require(Shell.which(program))
+                    try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(program).path, withDestinationPath: real)
+                }
+                let file = try host.file("moat.yaml", Files.lab)
+                let before = try host.fingerprint()
+                for command in [["plan", file], ["apply", file]] {
+                    let ran = try host.moat(command, environment: ["PATH": bin.path])
+                    #expect(ran.status == 1, "\(ran)")
+                    #expect(ran.stderr.contains("dnsmasq-base"), "\(ran)")
+                }
+                #expect(try host.fingerprint() == before)
+            }
+        }
     }
 }

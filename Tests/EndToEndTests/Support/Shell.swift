@@ -55,10 +55,12 @@ enum Shell {
 
     static var isRoot: Bool { getuid() == 0 }
 
-    static func exists(_ program: String) -> Bool {
-        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":").contains {
-            FileManager.default.isExecutableFile(atPath: "\($0)/\(program)")
-        }
+    static func exists(_ program: String) -> Bool { which(program) != nil }
+
+    /// Where `program` is on PATH.
+    static func which(_ program: String) -> String? {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":")
+            .map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
 
