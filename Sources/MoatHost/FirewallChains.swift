@@ -7,7 +7,8 @@ import MoatConfig
 /// - to the host from D: `INPUT → MOAT-INPUT → MOAT-IN-N`, which ends in a reject, so
 ///   guests reach only DHCP, DNS and what `allow {to: host}` opens;
 /// - through the host from D: `FORWARD → MOAT-FORWARD → MOAT-FROM-N`, which ends in a
-///   verdict (accept or reject) for every packet. All `FROM` jumps come before all `TO`
+///   verdict (accept or reject) for every packet, after `MOAT-BLOCK` (the block list and
+///   every moat subnet) has rejected what no `allow` opened. All `FROM` jumps come before all `TO`
 ///   jumps, so a packet from a guest is always judged by its own network's `FROM` chain
 ///   first: a guest of another network reaching this one through a port forward is
 ///   rejected there, never let in by this network's `TO` chain;
@@ -71,6 +72,13 @@ public enum FirewallChains {
                 target: ChainName.of(.dnat, network: n.name).name)
             chains[ChainName.natPrerouting, default: []].append(jump)
             chains[ChainName.natOutput, default: []].append(jump)
+        }
+        if networks.contains(where: { $0.mode == .nat }) {
+            var block = config.block.map { FirewallRule(destination: $0, comment: Mark.shared, target: Target.reject) }
+            // Another network's subnet; a network's own never gets here (its FROM chain
+            // accepts traffic back out of its own device first).
+            block += networks.map { FirewallRule(destination: $0.subnet, comment: Mark.of(network: $0.name), target: Target.reject) }
+            chains[ChainName.block] = block
         }
         for n in networks where n.dhcp != nil {
             // Guests with offloaded checksums (virtio) drop DHCP replies whose checksum was
@@ -137,12 +145,7 @@ public enum FirewallChains {
                 guard case .cidr(let cidr) = allow.to else { continue }
                 rules += allowRules(allow, destination: cidr, comment: comment)
             }
-            for cidr in config.block {
-                rules.append(FirewallRule(destination: cidr, comment: comment, target: Target.reject))
-            }
-            for other in config.networks.sorted(by: { $0.name < $1.name }) where other.name != n.name {
-                rules.append(FirewallRule(destination: other.subnet, comment: comment, target: Target.reject))
-            }
+            rules.append(FirewallRule(comment: comment, target: ChainName.block.name))
             if !config.uplinks.isEmpty {
                 for uplink in config.uplinks {
                     rules.append(FirewallRule(outInterface: uplink, comment: comment, target: Target.accept))

@@ -173,6 +173,12 @@ public enum ChainName {
     public static let natPostrouting = ChainID(.nat, "MOAT-POSTROUTING")
     public static let manglePostrouting = ChainID(.mangle, "MOAT-POSTROUTING")
 
+    /// filter: what no guest may reach, jumped to from every nat network's `FROM` chain
+    /// after its `allow` holes: the `block` list, then every moat network's subnet. One
+    /// shared chain keeps the rule count linear in the number of networks, and a network
+    /// that comes or goes changes this chain only, not the other networks' chains.
+    public static let block = ChainID(.filter, "MOAT-BLOCK")
+
     /// Shared chains with the built-in chain that jumps to each.
     public static let shared: [(chain: ChainID, builtin: String)] = [
         (input, "INPUT"), (forward, "FORWARD"), (natPrerouting, "PREROUTING"), (natOutput, "OUTPUT"),

@@ -84,6 +84,17 @@ public enum Operation: Hashable, Sendable {
     case removeFiles([String])
     case writeInterfaceRecord(network: String, InterfaceRecord)
 
+    /// The network whose dnsmasq files or process this changes.
+    public var dnsmasqNetwork: String? {
+        switch self {
+        case .stopDnsmasq(let network, _), .writeDnsmasqFiles(let network, _), .startDnsmasq(let network),
+            .reloadDnsmasq(let network, _):
+            network
+        default:
+            nil
+        }
+    }
+
     /// Order of execution: stop what leaves, change devices, firewall, start what comes.
     public var phase: Int {
         switch self {

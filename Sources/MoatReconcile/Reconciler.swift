@@ -66,7 +66,7 @@ public struct Reconciler: Sendable {
         let units = executor.units(for: plan)
         var journal = Journal(
             command: command, pid: getpid(), started: ISO8601DateFormatter().string(from: Date()), units: units.map(\.title),
-            dnsmasqNetworks: Array(Set(plan.steps.filter { $0.object == "dnsmasq" }.compactMap(\.network))).sorted())
+            dnsmasqNetworks: Array(Set(plan.steps.flatMap(\.operations).compactMap(\.dnsmasqNetwork))).sorted())
         var done: [String] = []
         do {
             for (index, unit) in units.enumerated() {
@@ -125,6 +125,12 @@ extension HostState {
     public func without(networks removed: Set<String>) -> HostState {
         var state = self
         state.networks = networks.filter { !removed.contains($0.key) }
+        // With no network left, no shared chain serves anything, whatever its rules say.
+        if state.networks.isEmpty {
+            state.sharedChains = [:]
+            state.jumps = [:]
+            return state
+        }
         var shared: [ChainID: [String]] = [:]
         for (chain, rules) in sharedChains {
             let kept = rules.filter { rule in !removed.contains(where: { rule.contains("--comment \"\(Mark.of(network: $0))\"") }) }

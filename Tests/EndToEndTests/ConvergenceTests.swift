@@ -43,8 +43,8 @@ extension EndToEnd {
 
                 switch drift {
                 case .deletedRule:
-                    // The rule that keeps lab's guests off the LAN.
-                    try host.exec(["iptables", "-D", "MOAT-FROM-lab", "-d", "192.168.0.0/16", "-m", "comment", "--comment", "moat:lab", "-j", "REJECT"])
+                    // The jump that keeps lab's guests off the LAN and the other networks.
+                    try host.exec(["iptables", "-D", "MOAT-FROM-lab", "-m", "comment", "--comment", "moat:lab", "-j", "MOAT-BLOCK"])
                 case .killedDnsmasq:
                     let pid = try #require(pids["lab"])
                     kill(pid, SIGKILL)

@@ -101,16 +101,13 @@ struct DiffTests {
         #expect(plan.steps.first?.network == "dmz")
     }
 
-    @Test("a network gone from the file is pruned; the other keeps its device and dnsmasq")
+    @Test("a network gone from the file is pruned; the other is untouched")
     func prune() {
         let smaller = DesiredState.render(labConfig(withDMZ: false), paths: paths)
         let plan = Diff.plan(desired: smaller, live: deployed(desired), paths: paths)
-        // lab's FROM chain rejects every other moat subnet, so it loses dmz's line; nothing else of lab changes.
-        let lab = plan.steps.filter { $0.network == "lab" }
-        #expect(lab.map(\.object) == ["firewall chains"])
-        #expect(lab.first?.operations.map(\.phase) == [5])
-        #expect(lab.first?.reason == "MOAT-FROM-lab: unexpected rule: -d 192.168.101.0/24 -m comment --comment \"moat:lab\" -j REJECT --reject-with icmp-port-unreachable")
-        #expect(plan.summary == Plan.Summary(add: 0, change: 1, destroy: 1))
+        #expect(plan.summary == Plan.Summary(add: 0, change: 0, destroy: 1))
+        #expect(!plan.steps.contains { $0.network == "lab" })
+        #expect(plan.steps.contains { $0.network == nil && $0.reason.contains("MOAT-BLOCK: unexpected rule: -d 192.168.101.0/24") })
         #expect(plan.steps.contains { $0.network == "dmz" && $0.object == "bridge virbr11" && $0.action == .delete })
         #expect(plan.steps.contains { $0.network == "dmz" && $0.operations.contains(.stopDnsmasq(network: "dmz", pid: 4003)) })
     }

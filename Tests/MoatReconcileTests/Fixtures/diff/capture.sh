@@ -25,7 +25,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../../.." && pwd)"
-moat="${MOAT:-$root/.build-diff/debug/moat}"
+moat="${MOAT:-$root/.build/debug/moat}"
 # Fixed, so the paths inside the captured dnsmasq configs match the test's Paths.
 base_dir=/tmp/moat-diff
 state_dir=$base_dir/state
