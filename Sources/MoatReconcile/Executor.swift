@@ -42,6 +42,7 @@ struct Executor: Sendable {
         var sysctls: [(String, Bool)] = []
         var removals: [String] = []
         var starts: [String] = []
+        var files: [(network: String, instance: DnsmasqInstance)] = []
         var stops: [(network: String, pid: Int32)] = []
         for operation in operations {
             switch operation {
@@ -64,12 +65,7 @@ struct Executor: Sendable {
                     }
                     try system.setSysctl("net/ipv4/ip_forward", on ? "1" : "0")
                 })
-            case .writeDnsmasqFiles(let network, let instance):
-                units.append(Unit(title: "write dnsmasq files of \(network)") {
-                    try system.write(paths.dhcpHostsFile(network), instance.dhcpHosts)
-                    try system.write(paths.hostsFile(network), instance.hosts)
-                    try system.write(paths.dnsmasqConfig(network), instance.config)
-                })
+            case .writeDnsmasqFiles(let network, let instance): files.append((network, instance))
             case .startDnsmasq(let network): starts.append(network)
             case .reloadDnsmasq(let network, let pid):
                 units.append(Unit(title: "reload dnsmasq of \(network) (SIGHUP to pid \(pid))") { try system.signal(pid, SIGHUP) })
@@ -79,6 +75,16 @@ struct Executor: Sendable {
             let stops = stops
             let which = stops.count == 1 ? "\(stops[0].network) (pid \(stops[0].pid))" : Self.names(stops.map(\.network))
             units.insert(Unit(title: "stop dnsmasq of \(which)") { try await stopDnsmasqs(stops.map(\.pid)) }, at: 0)
+        }
+        if !files.isEmpty {
+            let files = files
+            units.append(Unit(title: "write dnsmasq files of \(Self.names(files.map(\.network)))") {
+                for (network, instance) in files {
+                    try system.write(paths.dhcpHostsFile(network), instance.dhcpHosts)
+                    try system.write(paths.hostsFile(network), instance.hosts)
+                    try system.write(paths.dnsmasqConfig(network), instance.config)
+                }
+            })
         }
         if !starts.isEmpty {
             let starts = starts
@@ -92,7 +98,7 @@ struct Executor: Sendable {
         }
         if !sysctls.isEmpty {
             let sysctls = sysctls
-            units.append(Unit(title: "set disable_ipv6 on \(sysctls.map(\.0).joined(separator: ", "))") {
+            units.append(Unit(title: "set disable_ipv6 on \(Self.names(sysctls.map(\.0), of: "devices"))") {
                 for (device, on) in sysctls { try system.setSysctl("net/ipv6/conf/\(device)/disable_ipv6", on ? "1" : "0") }
             })
         }
@@ -189,11 +195,11 @@ struct Executor: Sendable {
     }
 
     /// "a", "a, b, c", or "250 networks (a … z)" for a unit's title.
-    static func names(_ networks: [String]) -> String {
-        guard networks.count > 3, let first = networks.first, let last = networks.last else {
-            return networks.joined(separator: ", ")
+    static func names(_ names: [String], of noun: String = "networks") -> String {
+        guard names.count > 3, let first = names.first, let last = names.last else {
+            return names.joined(separator: ", ")
         }
-        return "\(networks.count) networks (\(first) … \(last))"
+        return "\(names.count) \(noun) (\(first) … \(last))"
     }
 }
 
