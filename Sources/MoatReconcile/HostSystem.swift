@@ -31,9 +31,36 @@ public struct LocalSystem: HostSystem {
     public func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     public func write(_ path: String, _ contents: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(contents.utf8).write(to: url, options: .atomic)
+        // A temporary file beside it, then rename: readers (dnsmasq on SIGHUP, the next
+        // moat) see the old file or the new one, never half of one. Plain POSIX calls:
+        // Foundation's atomic write took three times as long, which counts at 300 files.
+        let temporary = path + ".moat-new"
+        var fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == ENOENT {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        guard fd >= 0 else { throw MoatError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        let bytes = Array(contents.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress?.advanced(by: written), bytes.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                unlink(temporary)
+                throw MoatError("cannot write \(path): \(reason)")
+            }
+            written += n
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw MoatError("cannot write \(path): \(reason)")
+        }
     }
 
     /// Removes a file, or a folder only when it is empty (a folder's other files are not

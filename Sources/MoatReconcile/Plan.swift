@@ -104,9 +104,8 @@ public enum Operation: Hashable, Sendable {
         case .disableIPv6: 3
         case .ipForward: 4
         case .writeChain, .deleteChain, .replaceJumps: 5
-        case .writeDnsmasqFiles: 6
-        case .startDnsmasq, .reloadDnsmasq: 7
-        case .removeFiles, .forgetIPForwardRecord: 8
+        case .writeDnsmasqFiles, .startDnsmasq, .reloadDnsmasq: 6
+        case .removeFiles, .forgetIPForwardRecord: 7
         }
     }
 }
