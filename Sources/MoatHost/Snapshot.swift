@@ -70,9 +70,14 @@ public struct Snapshot {
 
     /// Reads the host: three commands through `runner`, every other fact from `files`.
     public static func read(runner: some CommandRunner, paths: Paths, files: some HostFiles) async throws -> HostState {
-        let links = try parseIPAddr(json: try await output(of: ipAddrCommand, runner: runner))
-        let routes = try parseRoutes(json: try await output(of: ipRouteCommand, runner: runner))
-        let firewall = parseIptablesSave(try await output(of: iptablesSaveCommand, runner: runner))
+        // The three commands only read, so they run at once: a snapshot costs the slowest
+        // of them, not their sum (moat reads the host twice per apply).
+        async let addr = output(of: ipAddrCommand, runner: runner)
+        async let route = output(of: ipRouteCommand, runner: runner)
+        async let save = output(of: iptablesSaveCommand, runner: runner)
+        let links = try parseIPAddr(json: try await addr)
+        let routes = try parseRoutes(json: try await route)
+        let firewall = parseIptablesSave(try await save)
 
         let ipForward = try files.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
         let networkFiles = try readNetworkFiles(paths: paths, files: files)
