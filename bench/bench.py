@@ -407,7 +407,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--moat", default=os.environ.get("MOAT_BIN", os.path.join(ROOT, ".build/release/moat")))
     ap.add_argument("--sizes", default="1,10,100,250", type=lambda s: [int(x) for x in s.split(",")])
-    ap.add_argument("--rounds", type=int, default=5, help="rounds for N <= 100")
+    ap.add_argument("--rounds", type=int, default=9, help="rounds for N <= 100 (this machine is a VM whose speed jumps between rounds: the median of 9 is steadier)")
     ap.add_argument("--large-rounds", type=int, default=3, help="rounds for N > 100")
     ap.add_argument("--recipe-max", type=int, default=250, help="largest N the hand-run recipe runs for")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
