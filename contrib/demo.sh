@@ -60,6 +60,8 @@ TAG=moat-demo-$$
 HOST=$TAG-host ROUTER=$TAG-rt NAS=$TAG-nas NET=$TAG-inet LAB=$TAG-lab DMZ=$TAG-dmz
 NAMESPACES=()                 # made so far, in order; removed last made first
 WORK=$(mktemp -d /tmp/moat-demo.XXXXXX)
+# dnsmasq reads its hosts files as an unprivileged user: let it through (mktemp made 0700).
+chmod 755 "$WORK"
 STATE=$WORK/state RUN=$WORK/run
 APPLIED=0
 

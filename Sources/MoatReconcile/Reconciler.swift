@@ -35,6 +35,22 @@ public struct Reconciler: Sendable {
         return DiffContext(ipForwardRecord: forward.map { $0 == "1" }, interfaceRecords: records, restartDnsmasq: restart)
     }
 
+    /// dnsmasq re-reads its hosts files as an unprivileged user (and on SIGHUP), so every
+    /// folder above them must let others through; otherwise it silently serves no static
+    /// host. Checked before anything is touched.
+    public static func checkReachableByDnsmasq(_ stateDir: String) throws {
+        var folder = URL(fileURLWithPath: stateDir).standardizedFileURL
+        while true {
+            var info = stat()
+            if stat(folder.path, &info) == 0, info.st_mode & S_IXOTH == 0 {
+                throw MoatError(
+                    "the state dir \(stateDir) is inside \(folder.path), which others cannot enter (mode \(String(info.st_mode & 0o777, radix: 8))); dnsmasq reads its hosts files as an unprivileged user and would serve no static host. Allow it (chmod o+x \(folder.path)) or choose another --state-dir")
+            }
+            if folder.path == "/" { return }
+            folder.deleteLastPathComponent()
+        }
+    }
+
     /// The host's resolvers, which nat networks' dnsmasq forwards to (named in its config
     /// rather than followed in resolv.conf: see `DnsmasqConfig`).
     public func upstreamResolvers() -> [String] {

@@ -19,6 +19,7 @@ struct ApplyCommand: AsyncParsableCommand {
             try Dependencies.check(Array(Dependencies.packages.keys).sorted())
             let config = try options.loadConfig()
             let paths = options.paths
+            try Reconciler.checkReachableByDnsmasq(paths.stateDir)
             let lock = try HostLock.acquire(path: paths.lockFile, command: "apply \(options.file)", timeout: lockTimeout)
             defer { withExtendedLifetime(lock) {} }
             let reconciler = options.reconciler()

@@ -71,4 +71,15 @@ struct ExecutorTests {
         #expect(error?.message.contains("\(getpid()) apply test.yaml") == true)
         withExtendedLifetime(held) {}
     }
+
+    @Test("a state dir that dnsmasq's unprivileged user cannot reach is refused, naming the folder")
+    func stateDirReachable() throws {
+        let top = FileManager.default.temporaryDirectory.appendingPathComponent("moat-private-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: top, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: top) }
+        let error = #expect(throws: MoatError.self) { try Reconciler.checkReachableByDnsmasq(top.appendingPathComponent("state").path) }
+        #expect(error?.message.contains(top.path) == true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: top.path)
+        try Reconciler.checkReachableByDnsmasq(top.appendingPathComponent("state").path)
+    }
 }
