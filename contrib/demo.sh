@@ -96,8 +96,8 @@ cleanup() {
     local leaks=()
     ip netns list | grep -q "^$TAG-" && leaks+=("namespaces: $(ip netns list | grep "^$TAG-" | cut -d' ' -f1 | tr '\n' ' ')")
     for pid in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$pid/cmdline" 2>/dev/null | grep -q -e "$WORK" -e "$TAG"; then
-            leaks+=("process ${pid#/proc/}: $(tr '\0' ' ' <"$pid/cmdline")")
+        if tr '\0' ' ' 2>/dev/null <"$pid/cmdline" | grep -q -e "$WORK" -e "$TAG"; then
+            leaks+=("process ${pid#/proc/}: $(tr '\0' ' ' 2>/dev/null <"$pid/cmdline")")
         fi
     done
     [ -e "$WORK" ] && leaks+=("folder $WORK")
