@@ -1,15 +1,6 @@
 /// moat's firewall as text: iptables-restore payloads, printed the way iptables-save prints
 /// the same rules. Pure.
 public enum FirewallText {
-    /// Where a payload puts its jumps in the built-in chains.
-    public enum JumpPlacement: Sendable {
-        /// `-I <builtin> 1`: before every other rule, so moat's isolation holds whatever
-        /// accept rules other software keeps in the same built-in chain.
-        case first
-        /// `-A <builtin>`: after every other rule.
-        case last
-    }
-
     /// Every chain moat wants in `state`, the shared ones and every network's own, by chain.
     public static func moatChains(of state: HostState) -> [ChainID: [String]] {
         var chains = state.sharedChains
@@ -21,42 +12,35 @@ public enum FirewallText {
 
     /// An `iptables-restore --noflush` payload that creates all of moat's chains of `state`
     /// with their rules, and its jumps: the whole firewall of an empty host.
-    public static func restorePayload(_ state: HostState, jumps placement: JumpPlacement = .first) -> String {
-        restorePayload(chains: moatChains(of: state), jumps: state.jumps, placement: placement)
+    public static func restorePayload(_ state: HostState) -> String {
+        restorePayload(write: moatChains(of: state), insertJumps: state.jumps)
     }
 
-    /// An `iptables-restore --noflush` payload that (re)writes `chains` and adds `jumps`.
-    ///
-    /// A chain declared in a `--noflush` payload is created when missing and flushed when
-    /// present, so the payload writes each chain whole, whatever it held; chains it does
-    /// not name are untouched. Jumps are added, never replaced: remove stale ones first.
-    /// Tables come in `FirewallTable` order, chains by name, each table's jumps after its
-    /// chains (a jump needs its target), one `COMMIT` per table: one atomic transaction.
+    /// The one `iptables-restore --noflush` transaction moat sends: per table (in
+    /// `FirewallTable` order, chains by name), every written or deleted chain declared first
+    /// (a declared chain is created when missing and flushed when present, so a chain is
+    /// always written whole and one being deleted is emptied first), then the stale jumps
+    /// removed (`-D`), the rules appended, the new jumps inserted at the top of their
+    /// built-in chain (in reverse, so they end up in the given order, before every other
+    /// software's rules), and the deleted chains removed (`-X`) once nothing jumps to them.
+    /// Chains it does not name are untouched; one `COMMIT` per table.
     public static func restorePayload(
-        chains: [ChainID: [String]], jumps: [ChainID: [String]] = [:], placement: JumpPlacement = .first
+        write: [ChainID: [String]], delete: Set<ChainID> = [], removeJumps: [ChainID: [String]] = [:],
+        insertJumps: [ChainID: [String]] = [:]
     ) -> String {
         var lines: [String] = []
         for table in FirewallTable.allCases {
-            let tableChains = chains.keys.filter { $0.table == table }.sorted()
-            let tableJumps = jumps.keys.filter { $0.table == table }.sorted()
-            if tableChains.isEmpty && tableJumps.allSatisfy({ (jumps[$0] ?? []).isEmpty }) { continue }
-            lines.append("*\(table.rawValue)")
-            for chain in tableChains { lines.append(":\(chain.name) - [0:0]") }
-            for chain in tableChains {
-                for rule in chains[chain] ?? [] { lines.append("-A \(chain.name) \(rule)") }
-            }
-            for builtin in tableJumps {
-                let rules = jumps[builtin] ?? []
-                switch placement {
-                case .first:
-                    // Each insert at 1 goes above the previous one: insert in reverse so
-                    // the chain ends up in the given order.
-                    for rule in rules.reversed() { lines.append("-I \(builtin.name) 1 \(rule)") }
-                case .last:
-                    for rule in rules { lines.append("-A \(builtin.name) \(rule)") }
-                }
-            }
-            lines.append("COMMIT")
+            let written = write.keys.filter { $0.table == table }.sorted()
+            let deleted = delete.filter { $0.table == table }.sorted()
+            let removed = removeJumps.keys.filter { $0.table == table }.sorted()
+            let inserted = insertJumps.keys.filter { $0.table == table }.sorted()
+            var body = (written + deleted).map { ":\($0.name) - [0:0]" }
+            for builtin in removed { body += (removeJumps[builtin] ?? []).map { "-D \(builtin.name) \($0)" } }
+            for chain in written { body += (write[chain] ?? []).map { "-A \(chain.name) \($0)" } }
+            for builtin in inserted { body += (insertJumps[builtin] ?? []).reversed().map { "-I \(builtin.name) 1 \($0)" } }
+            body += deleted.map { "-X \($0.name)" }
+            guard !body.isEmpty else { continue }
+            lines += ["*\(table.rawValue)"] + body + ["COMMIT"]
         }
         return lines.map { $0 + "\n" }.joined()
     }

@@ -120,36 +120,23 @@ struct Executor: Sendable {
         return units
     }
 
-    /// One transaction: chains declared (created or flushed) first, old jumps removed, rules
-    /// appended, new jumps inserted at the top, chains no longer needed deleted last.
+    /// The plan's firewall operations as one transaction (see `FirewallText.restorePayload`).
     static func restorePayload(_ operations: [Operation]) -> String {
-        var text = ""
-        for table in FirewallTable.allCases {
-            var declare: [String] = []
-            var removeJumps: [String] = []
-            var append: [String] = []
-            var insertJumps: [String] = []
-            var delete: [String] = []
-            for operation in operations {
-                switch operation {
-                case .writeChain(let chain, let rules) where chain.table == table:
-                    declare.append(":\(chain.name) - [0:0]")
-                    append += rules.map { "-A \(chain.name) \($0)" }
-                case .deleteChain(let chain) where chain.table == table:
-                    declare.append(":\(chain.name) - [0:0]")
-                    delete.append("-X \(chain.name)")
-                case .replaceJumps(let builtin, let old, let new) where builtin.table == table:
-                    removeJumps += old.map { "-D \(builtin.name) \($0)" }
-                    insertJumps += new.reversed().map { "-I \(builtin.name) 1 \($0)" }
-                default:
-                    break
-                }
+        var write: [ChainID: [String]] = [:]
+        var delete: Set<ChainID> = []
+        var removeJumps: [ChainID: [String]] = [:]
+        var insertJumps: [ChainID: [String]] = [:]
+        for operation in operations {
+            switch operation {
+            case .writeChain(let chain, let rules): write[chain] = rules
+            case .deleteChain(let chain): delete.insert(chain)
+            case .replaceJumps(let builtin, let old, let new):
+                removeJumps[builtin] = old
+                insertJumps[builtin] = new
+            default: break
             }
-            let lines = declare + removeJumps + append + insertJumps + delete
-            guard !lines.isEmpty else { continue }
-            text += "*\(table.rawValue)\n" + lines.joined(separator: "\n") + "\nCOMMIT\n"
         }
-        return text
+        return FirewallText.restorePayload(write: write, delete: delete, removeJumps: removeJumps, insertJumps: insertJumps)
     }
 
     func writeFiles(_ network: String, _ instance: DnsmasqInstance) throws {

@@ -157,7 +157,7 @@ struct RenderRoundTripTests {
         // Rewriting every chain again (no jumps) under --noflush replaces, never appends:
         // what the executor relies on to rewrite one network's chains.
         try NamespaceTool.run(
-            inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(chains: want))
+            inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(write: want))
         let again = NamespaceTool.parseSave(try NamespaceTool.run(inNamespace + ["iptables-save"]))
         for chain in want.keys.sorted() {
             #expect(again.rules[chain] == want[chain], "\(c.name): \(chain) after a rewrite")

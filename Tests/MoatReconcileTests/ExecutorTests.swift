@@ -18,8 +18,8 @@ struct ExecutorTests {
         #expect(
             payload == """
                 *filter
-                :MOAT-FROM-old - [0:0]
                 :MOAT-FORWARD - [0:0]
+                :MOAT-FROM-old - [0:0]
                 -D FORWARD -m comment --comment moat -j MOAT-FORWARD
                 -A MOAT-FORWARD -i virbr10 -m comment --comment "moat:lab" -j MOAT-FROM-lab
                 -I FORWARD 1 -m comment --comment moat -j MOAT-FORWARD
