@@ -13,8 +13,10 @@ public struct HostState: Hashable, Sendable {
     /// moat's chains that serve every network (`MOAT-FORWARD`, ...): rules as iptables-save
     /// prints them after `-A <chain> `.
     public var sharedChains: [ChainID: [String]]
-    /// Rules in built-in chains that jump into moat's chains, by built-in chain, in order,
-    /// duplicates kept, as iptables-save prints them after `-A <chain> `.
+    /// Rules outside moat's chains that jump into them, by the chain holding them, in order,
+    /// duplicates kept, as iptables-save prints them after `-A <chain> `. moat itself puts
+    /// them only in built-in chains; the live snapshot reports any it finds, so the diff
+    /// can remove strays.
     public var jumps: [ChainID: [String]]
     /// Links that are not moat's (live only): for conflicts, never touched.
     public var foreignLinks: [String: Link]

@@ -17,7 +17,7 @@ public struct Plan: Hashable, Sendable {
 
     /// One change to one object of one network (or of moat as a whole when `network` is nil).
     public struct Step: Hashable, Sendable {
-        public enum Action: String, Hashable, Sendable, Codable {
+        public enum Action: String, Hashable, Sendable {
             case create, update, delete, restart, reload, start
             /// Terraform's marks: `+` add, `~` change, `-` remove.
             public var symbol: String {
