@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct MoatHostTestsPlaceholder {
-    @Test func builds() { #expect(Bool(true)) }
-}
