@@ -8,7 +8,7 @@ measures, in fresh network namespaces, the median, min and max over several roun
   the snapshot commands alone (ip -j -d addr show; ip -j route show; iptables-save);
   the hand-run recipe, one command at a time from a shell script;
   the practical floor: one ip -batch, one iptables-restore, the dnsmasq starts (one after
-  another, as a person types them; moat starts them 32 at a time, see Executor.swift);
+  another, as a person types them; moat starts twice the cores at a time, see Executor.swift);
 
 then, untimed, the processes moat spawns per operation (PATH wrappers that log every
 exec of ip, iptables*, dnsmasq ...; the plan is cross-checked with strace) and moat's
@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,7 +50,10 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.moat = os.path.abspath(args.moat)
-        self.tmp = tempfile.mkdtemp(prefix="moat-bench-")
+        self.tmp = tempfile.mkdtemp(prefix="moat-bench-", dir=args.dir)
+        # dnsmasq reads its hosts files as an unprivileged user; moat refuses a state dir
+        # it cannot reach (mkdtemp makes 0700)
+        os.chmod(self.tmp, 0o755)
         self.seq = 0
         self.namespaces = []  # alive, ours
         self.results = {}  # (n, op) -> [seconds]
@@ -346,20 +350,28 @@ class Bench:
 
 def run(argv, env=None, stdin=None):
     # Files, not pipes: a daemon started by the command (dnsmasq) may keep them open.
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+    # A blocking wait, with a timer that kills on overrun: subprocess's own timeout polls
+    # with sleeps of up to 50 ms, which rounded every measurement up by as much.
+    with tempfile.TemporaryFile() as in_file, tempfile.TemporaryFile() as out_file, \
+            tempfile.TemporaryFile() as err_file:
+        if stdin is not None:
+            in_file.write(stdin.encode())
+            in_file.seek(0)
         start = time.perf_counter()
-        try:
-            p = subprocess.run(argv, env=env, input=stdin.encode() if stdin is not None else None,
-                               stdin=None if stdin is not None else subprocess.DEVNULL,
-                               stdout=out_file, stderr=err_file, timeout=COMMAND_LIMIT)
-            rc = p.returncode
-        except subprocess.TimeoutExpired:
-            rc = 124
+        p = subprocess.Popen(argv, env=env, stdin=in_file if stdin is not None else subprocess.DEVNULL,
+                             stdout=out_file, stderr=err_file)
+        timer = threading.Timer(COMMAND_LIMIT, p.kill)
+        timer.start()
+        rc = p.wait()
         elapsed = time.perf_counter() - start
+        timed_out = not timer.is_alive()
+        timer.cancel()
+        if timed_out:
+            rc = 124
         out_file.seek(0)
         err_file.seek(0)
         out = out_file.read().decode(errors="replace")
-        err = err_file.read().decode(errors="replace") + (f"\ntimed out after {COMMAND_LIMIT}s" if rc == 124 else "")
+        err = err_file.read().decode(errors="replace") + (f"\ntimed out after {COMMAND_LIMIT}s" if timed_out else "")
     return elapsed, rc, out, err
 
 
@@ -392,6 +404,21 @@ def wait_settled():
     time.sleep(0.3)
 
 
+def filesystem(path):
+    """The type of the filesystem `path` is on, from /proc/mounts (the longest mount point)."""
+    best, kind = "", "?"
+    path = os.path.realpath(path)
+    for line in open("/proc/mounts"):
+        _, point, fstype = line.split()[:3]
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+            best, kind = point, fstype
+    return kind
+
+
+def default_dir():
+    return "/dev/shm" if os.path.isdir("/dev/shm") and filesystem("/dev/shm") == "tmpfs" else tempfile.gettempdir()
+
+
 def machine():
     model = ""
     for line in open("/proc/cpuinfo"):
@@ -411,6 +438,9 @@ def main():
     ap.add_argument("--large-rounds", type=int, default=3, help="rounds for N > 100")
     ap.add_argument("--recipe-max", type=int, default=250, help="largest N the hand-run recipe runs for")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--dir", default=default_dir(),
+                    help="where the state and run dirs (and the recipe's pid and lease files) go; default "
+                         "/dev/shm, a tmpfs, as /run is on a real host (see README, Performance)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates network namespaces)")
@@ -426,12 +456,13 @@ def main():
     finally:
         bench.cleanup()
     text, checks = bench.report()
-    text = f"moat benchmark {started}\nmachine: {machine()}\nmoat: {args.moat}\n\n" + text
+    text = (f"moat benchmark {started}\nmachine: {machine()}\nmoat: {args.moat}\n"
+            f"files: {args.dir} ({filesystem(args.dir)})\n\n") + text
     print(text, end="")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"bench-{started}.txt"), "w") as f:
         f.write(text)
-    data = {"started": started, "machine": machine(), "sizes": args.sizes,
+    data = {"started": started, "machine": machine(), "files": f"{args.dir} ({filesystem(args.dir)})", "sizes": args.sizes,
             "seconds": {f"{n}|{op}": xs for (n, op), xs in bench.results.items()},
             "processes": {f"{n}|{op}": c for (n, op), c in bench.procs.items()},
             "max_rss_kib": {f"{n}|{op}": xs for (n, op), xs in bench.rss.items()},
