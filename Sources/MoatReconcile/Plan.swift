@@ -96,16 +96,18 @@ public enum Operation: Hashable, Sendable {
     }
 
     /// Order of execution: stop what leaves, change devices, firewall, start what comes.
+    /// Forwarding is switched on only once the isolation rules are in place, and off
+    /// before they go.
     public var phase: Int {
         switch self {
         case .stopDnsmasq: 0
         case .writeInterfaceRecord: 1
         case .link: 2
         case .disableIPv6: 3
-        case .ipForward: 4
+        case .ipForward(let on, _): on ? 6 : 4
         case .writeChain, .deleteChain, .replaceJumps: 5
-        case .writeDnsmasqFiles, .startDnsmasq, .reloadDnsmasq: 6
-        case .removeFiles, .forgetIPForwardRecord: 7
+        case .writeDnsmasqFiles, .startDnsmasq, .reloadDnsmasq: 7
+        case .removeFiles, .forgetIPForwardRecord: 8
         }
     }
 }

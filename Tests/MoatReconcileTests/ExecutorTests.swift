@@ -45,6 +45,24 @@ struct ExecutorTests {
         #expect(system.file(paths.ipForwardRecord) == "0\n")
     }
 
+    @Test("forwarding goes on only after the isolation rules are in, and off before they go")
+    func forwardingWaitsForTheFirewall() {
+        let executor = Executor(system: RecordingSystem(), paths: paths)
+        let deployed = DesiredState.render(labConfig(), paths: paths)
+        let up = executor.units(for: Diff.plan(desired: deployed, live: HostState(), paths: paths)).map(\.title)
+        let down = executor.units(
+            for: Diff.plan(desired: HostState(), live: deployed, context: DiffContext(ipForwardRecord: false), paths: paths)
+        ).map(\.title)
+        func position(_ titles: [String], _ prefix: String) -> Int {
+            titles.firstIndex { $0.hasPrefix(prefix) } ?? -1
+        }
+        #expect(position(up, "iptables-restore") >= 0)
+        #expect(position(up, "iptables-restore") < position(up, "set net.ipv4.ip_forward=1"))
+        #expect(position(up, "set net.ipv4.ip_forward=1") < position(up, "write dnsmasq files and start"))
+        #expect(position(down, "set net.ipv4.ip_forward=0") >= 0)
+        #expect(position(down, "set net.ipv4.ip_forward=0") < position(down, "iptables-restore"))
+    }
+
     @Test("a failing step rolls back towards the host as it was, and says what failed")
     func rollback() async throws {
         let system = RecordingSystem(failing: "dnsmasq")
