@@ -13,6 +13,20 @@ struct SystemRunnerTests {
         #expect(SystemRunner.locate("/bin/sh") == "/bin/sh")
     }
 
+    @Test func skipsWhatIsNotAnExecutableFile() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("moat-locate-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: "\(base)/folder/tool", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: "\(base)/plain", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: "\(base)/bin", withIntermediateDirectories: true)
+        #expect(manager.createFile(atPath: "\(base)/plain/tool", contents: Data(), attributes: [.posixPermissions: 0o644]))
+        #expect(manager.createFile(atPath: "\(base)/bin/tool", contents: Data(), attributes: [.posixPermissions: 0o755]))
+        let path = "\(base)/missing:\(base)/folder:\(base)/plain:\(base)/bin"
+        #expect(SystemRunner.locate("tool", searchPath: path) == "\(base)/bin/tool")
+        #expect(SystemRunner.locate("tool", searchPath: "\(base)/folder:\(base)/plain") == nil)
+    }
+
     @Test func passesInputAndReportsTheExitStatus() async throws {
         let runner = SystemRunner()
         let echoed = try await runner.run(["cat"], input: "a line\n")
