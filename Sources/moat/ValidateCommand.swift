@@ -29,9 +29,8 @@ struct ValidateCommand: AsyncParsableCommand {
         } else if check.isValid {
             print(check.summary)
         } else {
-            let color = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            let text = DiagnosticPrinter.render(check.diagnostics, source: check.source, color: color)
-            FileHandle.standardError.write(Data((text + check.summary + "\n").utf8))
+            let text = DiagnosticPrinter.render(check.diagnostics, source: check.source, color: Terminal.standardError.color)
+            Terminal.standardError.write(text + check.summary)
         }
         do {
             _ = try check.get()
