@@ -358,7 +358,7 @@ class Bench:
         fc = med(n, FLOOR_CONCURRENT)
         if a and fc:
             out.append(f"  info  apply(100) / floor with concurrent dnsmasq     {a / fc:.2f}x"
-                       " (moat loads 22 rules per network to the recipe's 12 and reads the host again to verify)")
+                       " (moat loads more rules per network than the recipe, and reads the host again to verify)")
         if self.problems:
             out.append("")
             out.append("problems:")

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Colour only on a terminal, never with NO_COLOR (SPEC §1). moat's diagnostics are run
-/// on a pseudo-terminal that python3's `pty` module provides, and through plain files.
+/// on a pseudo-terminal that python3's `pty` module provides, and through a pipe.
 @Suite("Colour", .enabled(if: Shell.exists("python3")))
 struct ColorTests {
     /// Runs argv[2...] on a pseudo-terminal ("tty"), or with its output to a pipe ("pipe");
