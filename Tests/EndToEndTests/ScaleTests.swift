@@ -47,6 +47,11 @@ extension EndToEnd {
                 #expect(clean.status == 0, "repaired: \(clean)")
                 #expect(host.dnsmasqPids().count == Self.count)
 
+                // Every network serves DHCP: a socket on port 67 bound to each bridge.
+                let sockets = try host.exec(["ss", "-H", "-u", "-l", "-n", "sport = :67"])
+                let served = Set(sockets.matches(of: /%(mb\d+):67\s/).map { String($0.output.1) })
+                #expect(served == Set((0..<Self.count).map { "mb\($0)" }), "\(sockets)")
+
                 // A guest on the last network gets a lease from that network's dnsmasq.
                 let guest = try world.addGuest("g", mac: "52:54:00:25:00:01")
                 try world.attach(guest, to: "mb\(Self.count - 1)")
