@@ -1,4 +1,5 @@
 import Foundation
+import MoatHost
 import Testing
 
 extension EndToEnd {
@@ -21,6 +22,37 @@ extension EndToEnd {
                 #expect(try host.fingerprint() == before)
                 let plan = try host.moat(["plan", "--detailed-exitcode", file])
                 #expect(plan.status == 0, "\(plan)")
+            }
+        }
+
+        @Test("on a converged host, plan and a no-op apply run only the snapshot's three commands")
+        func noOpRunsOnlyTheSnapshot() async throws {
+            try await withHost("procs") { host in
+                let file = try host.file("moat.yaml", Files.lab)
+                try #require(try host.moat(["apply", file]).status == 0)
+                // Wrappers first on PATH log every program moat runs, then exec the real one.
+                let wrappers = host.folder.appendingPathComponent("bin")
+                let log = host.folder.appendingPathComponent("exec.log").path
+                try FileManager.default.createDirectory(at: wrappers, withIntermediateDirectories: true)
+                for program in ["ip", "iptables", "iptables-save", "iptables-restore", "dnsmasq"] {
+                    let real = try #require(Shell.which(program))
+                    let wrapper = wrappers.appendingPathComponent(program).path
+                    let script = "#!/bin/sh\nprintf '%s\\n' \"\(program) $*\" >> \(log)\nexec \(real) \"$@\"\n"
+                    #expect(
+                        FileManager.default.createFile(
+                            atPath: wrapper, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]))
+                }
+                let path = wrappers.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+                let snapshot = Snapshot.commands.map { $0.joined(separator: " ") }.sorted()
+                for command in [["plan", file], ["apply", file]] {
+                    FileManager.default.createFile(atPath: log, contents: nil)
+                    let ran = try host.moat(command, environment: ["PATH": path])
+                    #expect(ran.status == 0, "\(ran)")
+                    // The test's own `ip netns exec` goes through the wrapper too.
+                    let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+                        .map { $0.trimmingCharacters(in: .whitespaces) }
+                    #expect(lines.filter { !$0.hasPrefix("ip netns exec ") }.sorted() == snapshot, "\(command[0]): \(lines)")
+                }
             }
         }
 
