@@ -31,11 +31,16 @@ public enum Dependencies {
     public static func check(
         _ programs: [String], searchPath: String? = nil, files: some HostFiles = SystemFiles()
     ) throws {
-        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        let directories = path.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        let directories = searchDirectories(searchPath)
         let absent = programs.filter { program in
             !directories.contains { files.exists("\($0)/\(program)") }
         }
         if !absent.isEmpty { throw missing(absent) }
+    }
+
+    /// The directories of `searchPath` (a `PATH` value; the process's own when nil), in order.
+    static func searchDirectories(_ searchPath: String? = nil) -> [String] {
+        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        return path.split(separator: ":").map(String.init)
     }
 }

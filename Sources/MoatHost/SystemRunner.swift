@@ -45,8 +45,7 @@ public struct SystemRunner: CommandRunner {
     /// PATH, seven with this development machine's).
     static func locate(_ program: String, searchPath: String? = nil) -> String? {
         guard !program.contains("/") else { return program }
-        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        return path.split(separator: ":").lazy.map { "\($0)/\(program)" }.first { candidate in
+        return Dependencies.searchDirectories(searchPath).lazy.map { "\($0)/\(program)" }.first { candidate in
             var info = stat()
             return stat(candidate, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(candidate, X_OK) == 0
         }
