@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
-APT_PACKAGES := iproute2 iptables dnsmasq-base busybox python3
+APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy
 
 .PHONY: all build test deps install demo bench clean
 

@@ -37,12 +37,20 @@ public struct Network: Hashable, Sendable {
     /// nil when `dhcp: false`.
     public var dhcp: DHCP?
     public var dns: Bool
+    /// Domains whose answers from the host's resolvers may carry private addresses
+    /// (`dns: {private-domains: [...]}`); every other private answer is withheld from
+    /// guests (rebinding protection).
+    public var privateDomains: [String]
     public var allow: [AllowRule]
     public var forwards: [PortForward]
+    /// `shared-with-host: true`: the `interface:` may carry the host's default route or
+    /// addresses the file does not declare (a safety rail refuses it otherwise).
+    public var sharedWithHost: Bool
 
     public init(
         name: String, device: Device, address: IPv4CIDR, mode: Mode = .nat, dhcp: DHCP?,
-        dns: Bool = true, allow: [AllowRule] = [], forwards: [PortForward] = []
+        dns: Bool = true, privateDomains: [String] = [], allow: [AllowRule] = [], forwards: [PortForward] = [],
+        sharedWithHost: Bool = false
     ) {
         self.name = name
         self.device = device
@@ -50,8 +58,10 @@ public struct Network: Hashable, Sendable {
         self.mode = mode
         self.dhcp = dhcp
         self.dns = dns
+        self.privateDomains = privateDomains
         self.allow = allow
         self.forwards = forwards
+        self.sharedWithHost = sharedWithHost
     }
 
     public var subnet: IPv4CIDR { address.subnet }
@@ -166,10 +176,14 @@ public struct PortForward: Hashable, Sendable {
     public var port: Int
     public var toAddress: IPv4Address
     public var toPort: Int
-    public init(proto: Proto, port: Int, toAddress: IPv4Address, toPort: Int) {
+    /// `override-host-port: true`: the forward may take a port a host process listens on
+    /// (a safety rail refuses it otherwise).
+    public var overrideHostPort: Bool
+    public init(proto: Proto, port: Int, toAddress: IPv4Address, toPort: Int, overrideHostPort: Bool = false) {
         self.proto = proto
         self.port = port
         self.toAddress = toAddress
         self.toPort = toPort
+        self.overrideHostPort = overrideHostPort
     }
 }
