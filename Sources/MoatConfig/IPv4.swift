@@ -66,6 +66,8 @@ public struct IPv4CIDR: Hashable, Sendable, CustomStringConvertible {
     public var netmask: IPv4Address { IPv4Address(mask) }
 
     public func contains(_ other: IPv4Address) -> Bool { other.value & mask == network.value }
+    /// Whether every address of `other` lies in this one.
+    public func covers(_ other: IPv4CIDR) -> Bool { prefix <= other.prefix && contains(other.network) }
     public func overlaps(_ other: IPv4CIDR) -> Bool {
         let common = min(prefix, other.prefix)
         let m: UInt32 = common == 0 ? 0 : UInt32.max << (32 - UInt32(common))
