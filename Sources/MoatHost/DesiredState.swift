@@ -17,10 +17,10 @@ public enum DesiredState {
         for network in config.networks {
             let device = DeviceState(
                 name: network.device.name, owned: network.device.isBridge, exists: true, up: true,
-                addresses: [network.address], ipv6Disabled: true)
+                addresses: [network.address], ipv6Disabled: true, arp: .strict)
             networks[network.name] = NetworkState(
                 name: network.name, device: device, chains: FirewallChains.chains(of: network, in: config),
-                dnsmasq: DnsmasqConfig.instance(for: network, paths: paths, upstream: upstream))
+                dnsmasq: DnsmasqConfig.instance(for: network, paths: paths, upstream: upstream, block: config.block))
         }
         let shared = FirewallChains.sharedChains(of: config)
         return HostState(

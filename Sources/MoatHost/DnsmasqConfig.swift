@@ -15,6 +15,13 @@ import MoatConfig
 ///   dnsmasq would die at start ("failed to create inotify"). Named servers need none, so
 ///   any number of networks works without touching a system-wide setting. When the host's
 ///   resolvers change, `plan` shows the dnsmasq config as stale and `apply` restarts it.
+/// - Rebinding protection in `nat` mode: an answer from the host's resolvers that carries a
+///   private address (`stop-dns-rebind`: RFC 1918, link-local, loopback, and the
+///   documentation ranges) is refused, and one in a `block` range outside those
+///   (100.64.0.0/10, the file's own CIDRs) becomes NXDOMAIN (`bogus-nxdomain`), so a guest
+///   cannot map the LAN by asking the forwarder for `nas.lan`. `dns: {private-domains:
+///   [...]}` lets the private answers of those domains through (`rebind-domain-ok`), for a
+///   LAN server an `allow` hole reaches; it cannot lift `bogus-nxdomain`.
 /// - `dns: false` → `port=0`; dnsmasq then offers no DNS server in DHCP (it offers itself
 ///   only when it serves DNS), so guests get none.
 /// - `no-hosts`: the host's `/etc/hosts` is the host's business, not the guests'.
@@ -27,10 +34,13 @@ import MoatConfig
 public enum DnsmasqConfig {
     /// nil when the network has neither DHCP nor DNS. `upstream`: the host's resolvers, where
     /// a `nat` network's DNS forwards what it does not know.
-    public static func instance(for network: Network, paths: Paths, upstream: [String] = []) -> DnsmasqInstance? {
+    /// `block`: the file's block list, whose ranges DNS answers must not reveal.
+    public static func instance(
+        for network: Network, paths: Paths, upstream: [String] = [], block: [IPv4CIDR] = Config.privateRanges
+    ) -> DnsmasqInstance? {
         guard network.dhcp != nil || network.dns else { return nil }
         return DnsmasqInstance(
-            config: config(for: network, paths: paths, upstream: upstream), dhcpHosts: dhcpHosts(for: network),
+            config: config(for: network, paths: paths, upstream: upstream, block: block), dhcpHosts: dhcpHosts(for: network),
             hosts: hosts(for: network))
     }
 
@@ -53,7 +63,7 @@ public enum DnsmasqConfig {
         }
     }
 
-    static func config(for n: Network, paths: Paths, upstream: [String] = []) -> String {
+    static func config(for n: Network, paths: Paths, upstream: [String] = [], block: [IPv4CIDR] = Config.privateRanges) -> String {
         var lines = [
             "# moat: network \(n.name) (generated; edits are overwritten)",
             "interface=\(n.device.name)",
@@ -69,7 +79,14 @@ public enum DnsmasqConfig {
                 "addn-hosts=\(paths.hostsFile(n.name))",
                 "no-resolv",
             ]
-            if n.mode == .nat { lines += upstream.map { "server=\($0)" } }
+            if n.mode == .nat {
+                lines += upstream.map { "server=\($0)" }
+                lines.append("stop-dns-rebind")
+                if !n.privateDomains.isEmpty {
+                    lines.append("rebind-domain-ok=/" + n.privateDomains.map { $0 + "/" }.joined())
+                }
+                lines += block.filter { range in !rebindChecked.contains { $0.covers(range) } }.map { "bogus-nxdomain=\($0)" }
+            }
         } else {
             lines.append("port=0")
         }
@@ -95,6 +112,12 @@ public enum DnsmasqConfig {
         }
         return lines.map { $0 + "\n" }.joined()
     }
+
+    /// What dnsmasq's `stop-dns-rebind` refuses of IPv4 (its `private_net`), as far as moat
+    /// relies on it: loopback, "this network", RFC 1918 and link-local. (It also refuses the
+    /// documentation ranges, but not 100.64.0.0/10.)
+    static let rebindChecked: [IPv4CIDR] = ["0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]
+        .compactMap { IPv4CIDR($0) }
 
     /// How many leases dnsmasq may hand out at once.
     static func leaseMax(_ dhcp: DHCP) -> Int {

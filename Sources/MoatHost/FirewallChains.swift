@@ -4,6 +4,14 @@ import MoatConfig
 /// dispatch chains, and the jumps into them from the built-in chains. Pure.
 ///
 /// How a packet is decided, for a network N on device D with subnet S:
+/// - first, in raw `PREROUTING → MOAT-PREROUTING → MOAT-SRC-N`, before connection tracking
+///   sees it: a packet from D whose source is not a guest address of S is dropped (DHCP's
+///   `0.0.0.0 → 255.255.255.255:67` excepted). Without it a guest could spoof its way out
+///   un-NATed, pass for the NAS through an `allow` hole, or forge a reply that conntrack
+///   (which ignores the device a packet came in on) takes for another network's flow or the
+///   host's own;
+/// - packets conntrack calls INVALID are dropped first in every filter chain of N: NAT
+///   skips them, so they would leave with the guest's private source;
 /// - to the host from D: `INPUT → MOAT-INPUT → MOAT-IN-N`, which ends in a reject, so
 ///   guests reach only DHCP, DNS and what `allow {to: host}` opens;
 /// - through the host from D: `FORWARD → MOAT-FORWARD → MOAT-FROM-N`, which ends in a
@@ -21,6 +29,7 @@ public enum FirewallChains {
     /// `MASQ` chain in isolated mode).
     public static func chains(of network: Network, in config: Config) -> [ChainID: [String]] {
         var chains: [ChainID: [String]] = [
+            ChainName.of(.source, network: network.name): sourceRules(network),
             ChainName.of(.input, network: network.name): inputRules(network),
             ChainName.of(.from, network: network.name): fromRules(network, config),
             ChainName.of(.to, network: network.name): toRules(network),
@@ -41,6 +50,8 @@ public enum FirewallChains {
         for n in networks {
             let device = n.device.name
             let comment = Mark.of(network: n.name)
+            chains[ChainName.rawPrerouting, default: []].append(
+                FirewallRule(inInterface: device, comment: comment, target: ChainName.of(.source, network: n.name).name))
             chains[ChainName.input, default: []].append(
                 FirewallRule(inInterface: device, comment: comment, target: ChainName.of(.input, network: n.name).name))
         }
@@ -104,19 +115,50 @@ public enum FirewallChains {
 
     // MARK: - A network's chains
 
+    /// What may arrive from D (raw table, before conntrack): guest sources of S, and a DHCP
+    /// client that has no address yet. The host's own address and the subnet's network and
+    /// broadcast addresses are no guest's.
+    static func sourceRules(_ n: Network) -> [String] {
+        let comment = Mark.of(network: n.name)
+        let subnet = n.subnet
+        var rules = [n.address.address, subnet.network, subnet.broadcast].map { address in
+            FirewallRule(source: IPv4CIDR(address: address, prefix: 32), comment: comment, target: Target.drop)
+        }
+        rules.append(FirewallRule(source: subnet, comment: comment, target: Target.ret))
+        if n.dhcp != nil {
+            rules.append(
+                FirewallRule(
+                    source: IPv4CIDR(address: IPv4Address(0), prefix: 32), destination: Self.limitedBroadcast, proto: "udp",
+                    matches: ["-m udp --dport 67"], comment: comment, target: Target.ret))
+        }
+        rules.append(FirewallRule(comment: comment, target: Target.drop))
+        return unique(rules.map(\.description))
+    }
+
+    /// 255.255.255.255/32.
+    static let limitedBroadcast = IPv4CIDR(address: IPv4Address(0xFFFF_FFFF), prefix: 32)
+
     /// Guests to the host itself.
     static func inputRules(_ n: Network) -> [String] {
         let comment = Mark.of(network: n.name)
-        var rules = [FirewallRule(matches: [Match.established], comment: comment, target: Target.accept)]
+        let host = IPv4CIDR(address: n.address.address, prefix: 32)
+        var rules = [
+            FirewallRule(matches: [Match.invalid], comment: comment, target: Target.drop),
+            FirewallRule(matches: [Match.established], comment: comment, target: Target.accept),
+        ]
         if n.dhcp != nil {
-            // Not limited by destination: DHCP discovers by broadcast.
-            rules.append(
-                FirewallRule(proto: "udp", matches: ["-m udp --dport 67"], comment: comment, target: Target.accept))
+            // Discovery by broadcast, renewal to the host address; nothing to the host's
+            // other addresses (a DHCP server or relay on its LAN side).
+            for destination in [Self.limitedBroadcast, host] {
+                rules.append(
+                    FirewallRule(
+                        destination: destination, proto: "udp", matches: ["-m udp --dport 67"], comment: comment,
+                        target: Target.accept))
+            }
         }
         if n.dns {
             // Only the host's address on D, where dnsmasq listens: another DNS server on
             // the host (on its LAN address, say) stays out of the guests' reach.
-            let host = IPv4CIDR(address: n.address.address, prefix: 32)
             for proto in ["udp", "tcp"] {
                 rules.append(
                     FirewallRule(
@@ -135,6 +177,7 @@ public enum FirewallChains {
     static func fromRules(_ n: Network, _ config: Config) -> [String] {
         let comment = Mark.of(network: n.name)
         var rules = [
+            FirewallRule(matches: [Match.invalid], comment: comment, target: Target.drop),
             // Guest to guest, when bridged traffic is seen by FORWARD (br_netfilter).
             FirewallRule(outInterface: n.device.name, comment: comment, target: Target.accept),
             // Replies to connections let in through a forward.
@@ -163,7 +206,10 @@ public enum FirewallChains {
     /// Through the host to the guests (not from D): replies and forwards only.
     static func toRules(_ n: Network) -> [String] {
         let comment = Mark.of(network: n.name)
-        var rules = [FirewallRule(matches: [Match.established], comment: comment, target: Target.accept)]
+        var rules = [
+            FirewallRule(matches: [Match.invalid], comment: comment, target: Target.drop),
+            FirewallRule(matches: [Match.established], comment: comment, target: Target.accept),
+        ]
         for forward in n.forwards {
             let proto = forward.proto.rawValue
             rules.append(

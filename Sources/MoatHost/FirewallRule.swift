@@ -60,6 +60,7 @@ public struct FirewallRule: Hashable, Sendable, CustomStringConvertible {
 /// Targets and matches moat uses, spelled as iptables-save spells them.
 enum Target {
     static let accept = "ACCEPT"
+    static let drop = "DROP"
     static let reject = "REJECT --reject-with icmp-port-unreachable"
     static let ret = "RETURN"
     static let masquerade = "MASQUERADE"
@@ -72,6 +73,7 @@ enum Target {
 
 enum Match {
     static let established = "-m conntrack --ctstate RELATED,ESTABLISHED"
+    static let invalid = "-m conntrack --ctstate INVALID"
     static let dnatted = "-m conntrack --ctstate DNAT"
     static let localDestination = "-m addrtype --dst-type LOCAL"
 

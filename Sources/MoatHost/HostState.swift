@@ -67,15 +67,41 @@ public struct DeviceState: Hashable, Sendable {
     public var addresses: [IPv4CIDR]
     /// `net.ipv6.conf.<dev>.disable_ipv6`.
     public var ipv6Disabled: Bool
+    /// `net.ipv4.conf.<dev>.arp_ignore` and `arp_announce`. Desired: `ARPSettings.strict`.
+    public var arp: ARPSettings
 
-    public init(name: String, owned: Bool, exists: Bool = true, up: Bool = true, addresses: [IPv4CIDR], ipv6Disabled: Bool = true) {
+    public init(
+        name: String, owned: Bool, exists: Bool = true, up: Bool = true, addresses: [IPv4CIDR], ipv6Disabled: Bool = true,
+        arp: ARPSettings
+    ) {
         self.name = name
         self.owned = owned
         self.exists = exists
         self.up = up
         self.addresses = addresses
         self.ipv6Disabled = ipv6Disabled
+        self.arp = arp
     }
+}
+
+/// How a device answers and sends ARP: `net.ipv4.conf.<dev>.arp_ignore` and `arp_announce`.
+public struct ARPSettings: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var ignore: Int
+    public var announce: Int
+    public init(ignore: Int, announce: Int) {
+        self.ignore = ignore
+        self.announce = announce
+    }
+
+    /// The kernel's default: the host answers ARP on a device for any of its addresses, so a
+    /// guest on a bridge learns the host's LAN address and other networks' gateways.
+    public static let kernelDefault = ARPSettings(ignore: 0, announce: 0)
+    /// What moat sets on its devices: answer only for addresses on the device the request
+    /// came in on (`arp_ignore=1`), and ask with the best local address for the target
+    /// (`arp_announce=2`), so ARP on a guest network names nothing but that network's own.
+    public static let strict = ARPSettings(ignore: 1, announce: 2)
+
+    public var description: String { "arp_ignore=\(ignore) arp_announce=\(announce)" }
 }
 
 /// A device as `ip -j -d addr` shows it.
@@ -88,14 +114,19 @@ public struct Link: Hashable, Sendable {
     public var up: Bool
     public var addresses: [IPv4CIDR]
     public var ipv6Disabled: Bool
+    public var arp: ARPSettings
 
-    public init(name: String, kind: String? = nil, alias: String? = nil, up: Bool = false, addresses: [IPv4CIDR] = [], ipv6Disabled: Bool = false) {
+    public init(
+        name: String, kind: String? = nil, alias: String? = nil, up: Bool = false, addresses: [IPv4CIDR] = [], ipv6Disabled: Bool = false,
+        arp: ARPSettings = .kernelDefault
+    ) {
         self.name = name
         self.kind = kind
         self.alias = alias
         self.up = up
         self.addresses = addresses
         self.ipv6Disabled = ipv6Disabled
+        self.arp = arp
     }
 
     /// The network whose mark this device carries, if any.
@@ -136,7 +167,9 @@ public struct DnsmasqInstance: Hashable, Sendable {
 }
 
 public enum FirewallTable: String, Hashable, Sendable, CaseIterable, Comparable {
-    case filter, nat, mangle
+    /// `raw` first: a transaction that writes it with the others loads the source checks in
+    /// the same commit.
+    case raw, filter, nat, mangle
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
@@ -174,6 +207,8 @@ public enum ChainName {
     public static let natOutput = ChainID(.nat, "MOAT-OUTPUT")
     public static let natPostrouting = ChainID(.nat, "MOAT-POSTROUTING")
     public static let manglePostrouting = ChainID(.mangle, "MOAT-POSTROUTING")
+    /// raw: every packet arriving from a moat device, before connection tracking sees it.
+    public static let rawPrerouting = ChainID(.raw, "MOAT-PREROUTING")
 
     /// filter: what no guest may reach, jumped to from every nat network's `FROM` chain
     /// after its `allow` holes: the `block` list, then every moat network's subnet. One
@@ -184,7 +219,7 @@ public enum ChainName {
     /// Shared chains with the built-in chain that jumps to each.
     public static let shared: [(chain: ChainID, builtin: String)] = [
         (input, "INPUT"), (forward, "FORWARD"), (natPrerouting, "PREROUTING"), (natOutput, "OUTPUT"),
-        (natPostrouting, "POSTROUTING"), (manglePostrouting, "POSTROUTING"),
+        (natPostrouting, "POSTROUTING"), (manglePostrouting, "POSTROUTING"), (rawPrerouting, "PREROUTING"),
     ]
 
     /// Per-network chain kinds, each `MOAT-<KIND>-<network>` (at most 25 characters).
@@ -199,11 +234,14 @@ public enum ChainName {
         case masquerade = "MASQ"
         /// nat: port forwards to guests.
         case dnat = "DNAT"
+        /// raw: the source check of what arrives from the network's device.
+        case source = "SRC"
 
         public var table: FirewallTable {
             switch self {
             case .input, .from, .to: .filter
             case .masquerade, .dnat: .nat
+            case .source: .raw
             }
         }
     }

@@ -39,12 +39,16 @@ public struct InterfaceRecord: Codable, Hashable, Sendable {
     public var hadAddress: Bool
     public var wasUp: Bool
     public var ipv6WasDisabled: Bool
+    /// The device's ARP settings before moat made them strict; nil in a record written by a
+    /// moat that did not change them (nothing to put back).
+    public var arpWas: ARPSettings?
 
-    public init(device: String, address: String, hadAddress: Bool, wasUp: Bool, ipv6WasDisabled: Bool) {
+    public init(device: String, address: String, hadAddress: Bool, wasUp: Bool, ipv6WasDisabled: Bool, arpWas: ARPSettings? = nil) {
         self.device = device
         self.address = address
         self.hadAddress = hadAddress
         self.wasUp = wasUp
         self.ipv6WasDisabled = ipv6WasDisabled
+        self.arpWas = arpWas
     }
 }

@@ -46,10 +46,14 @@ public struct Snapshot {
         /// `disable_ipv6` by device name, for every device. A device missing here has no IPv6
         /// at all (no `conf/<dev>` folder), which is as good as disabled.
         public var ipv6Disabled: [String: Bool]
+        /// `arp_ignore` / `arp_announce` by device name; a device missing here has the
+        /// kernel's defaults.
+        public var arp: [String: ARPSettings]
 
         public init(
             links: [Link] = [], routes: [Route] = [], firewall: FirewallDump = FirewallDump(), ipForward: Bool = false,
-            files: [String: NetworkFiles] = [:], pids: [String: Int32] = [:], ipv6Disabled: [String: Bool] = [:]
+            files: [String: NetworkFiles] = [:], pids: [String: Int32] = [:], ipv6Disabled: [String: Bool] = [:],
+            arp: [String: ARPSettings] = [:]
         ) {
             self.links = links
             self.routes = routes
@@ -58,6 +62,7 @@ public struct Snapshot {
             self.files = files
             self.pids = pids
             self.ipv6Disabled = ipv6Disabled
+            self.arp = arp
         }
     }
 
@@ -84,15 +89,22 @@ public struct Snapshot {
         let pids = try readDnsmasqPids(paths: paths, files: files)
 
         var ipv6Disabled: [String: Bool] = [:]
+        var arp: [String: ARPSettings] = [:]
         for device in devicesToInspect(links: links, files: networkFiles) {
             // No conf folder: the kernel has no IPv6 on this device, so it is off.
             ipv6Disabled[device] = try files.read("/proc/sys/net/ipv6/conf/\(device)/disable_ipv6").map(isOne) ?? true
+            let conf = "/proc/sys/net/ipv4/conf/\(device)"
+            if let ignore = try files.read("\(conf)/arp_ignore").flatMap(number),
+                let announce = try files.read("\(conf)/arp_announce").flatMap(number)
+            {
+                arp[device] = ARPSettings(ignore: ignore, announce: announce)
+            }
         }
 
         return assemble(
             Facts(
                 links: links, routes: routes, firewall: firewall, ipForward: ipForward, files: networkFiles, pids: pids,
-                ipv6Disabled: ipv6Disabled))
+                ipv6Disabled: ipv6Disabled, arp: arp))
     }
 
     /// Runs one of the snapshot's commands, turning "not found" into the package to install
@@ -225,18 +237,20 @@ public struct Snapshot {
                 claimed.insert(bridge.name)
                 device = DeviceState(
                     name: bridge.name, owned: true, exists: true, up: bridge.up, addresses: bridge.addresses,
-                    ipv6Disabled: facts.ipv6Disabled[bridge.name] ?? true)
+                    ipv6Disabled: facts.ipv6Disabled[bridge.name] ?? true, arp: facts.arp[bridge.name] ?? .kernelDefault)
             } else if let record = files[name]?.record {
                 if let link = linksByName[record.device] {
                     claimed.insert(link.name)
                     device = DeviceState(
                         name: link.name, owned: false, exists: true, up: link.up, addresses: link.addresses,
-                        ipv6Disabled: facts.ipv6Disabled[link.name] ?? true)
+                        ipv6Disabled: facts.ipv6Disabled[link.name] ?? true, arp: facts.arp[link.name] ?? .kernelDefault)
                 } else {
-                    device = DeviceState(name: record.device, owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false)
+                    device = DeviceState(
+                        name: record.device, owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false,
+                        arp: .kernelDefault)
                 }
             } else {
-                device = DeviceState(name: "", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false)
+                device = DeviceState(name: "", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false, arp: .kernelDefault)
             }
 
             var dnsmasq: DnsmasqInstance?
@@ -252,6 +266,7 @@ public struct Snapshot {
         var foreignLinks: [String: Link] = [:]
         for var link in facts.links where !claimed.contains(link.name) {
             if let disabled = facts.ipv6Disabled[link.name] { link.ipv6Disabled = disabled }
+            if let arp = facts.arp[link.name] { link.arp = arp }
             foreignLinks[link.name] = link
         }
 
@@ -262,5 +277,9 @@ public struct Snapshot {
 
     private static func isOne(_ text: String) -> Bool {
         text.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+    }
+
+    private static func number(_ text: String) -> Int? {
+        Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

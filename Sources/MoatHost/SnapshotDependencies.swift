@@ -12,7 +12,12 @@ public enum Dependencies {
         "iptables-save": "iptables",
         "iptables-restore": "iptables",
         "dnsmasq": "dnsmasq-base",
+        "conntrack": "conntrack",
     ]
+
+    /// What every `apply` and `destroy` runs. `conntrack` is needed only by an apply that cuts
+    /// connections, and checked then (still before anything is touched).
+    public static let always = ["dnsmasq", "ip", "iptables", "iptables-restore", "iptables-save"]
 
     /// The error for programs that cannot be found, naming the packages to install.
     public static func missing(_ programs: [String]) -> MoatError {

@@ -116,6 +116,7 @@ public enum Diff {
             operations += device.addresses.map { .link(.addAddress(device.name, $0)) }
             if device.up { operations.append(.link(.setUp(device.name))) }
             if device.ipv6Disabled { operations.append(.disableIPv6(device: device.name, true)) }
+            operations.append(.setARP(device: device.name, device.arp))
             let what = device.addresses.map(\.description).joined(separator: ", ")
             steps.append(
                 Plan.Step(network: name, object: "bridge \(device.name)", action: .create, reason: "missing" + (what.isEmpty ? "" : ", with \(what)"), operations: operations))
@@ -137,6 +138,12 @@ public enum Diff {
         }
         if device.ipv6Disabled != current.ipv6Disabled {
             steps.append(ipv6Step(network: name, device: device.name, disable: device.ipv6Disabled))
+        }
+        if device.arp != current.arp {
+            steps.append(
+                Plan.Step(
+                    network: name, object: "sysctl net.ipv4.conf.\(device.name).arp_ignore/arp_announce", action: .update,
+                    reason: "\(current.arp), should be \(device.arp)", operations: [.setARP(device: device.name, device.arp)]))
         }
         return steps
     }
@@ -161,7 +168,7 @@ public enum Diff {
         let current: DeviceState? =
             if let found = live?.device, found.exists, found.name == device.name { found } else {
                 host.foreignLinks[device.name].map {
-                    DeviceState(name: $0.name, owned: false, up: $0.up, addresses: $0.addresses, ipv6Disabled: $0.ipv6Disabled)
+                    DeviceState(name: $0.name, owned: false, up: $0.up, addresses: $0.addresses, ipv6Disabled: $0.ipv6Disabled, arp: $0.arp)
                 }
             }
         guard let current else { return steps }  // a conflict: reported by `Conflicts`
@@ -169,12 +176,17 @@ public enum Diff {
         if record == nil, let address = device.addresses.first {
             let kept = InterfaceRecord(
                 device: device.name, address: address.description, hadAddress: current.addresses.contains(address), wasUp: current.up,
-                ipv6WasDisabled: current.ipv6Disabled)
+                ipv6WasDisabled: current.ipv6Disabled, arpWas: current.arp)
+            operations.append(.writeInterfaceRecord(network: name, kept))
+        } else if var kept = record, kept.arpWas == nil, current.arp != device.arp {
+            // A record from a moat that left ARP alone: keep the settings found, for destroy.
+            kept.arpWas = current.arp
             operations.append(.writeInterfaceRecord(network: name, kept))
         }
         operations += device.addresses.filter { !current.addresses.contains($0) }.map { .link(.addAddress(device.name, $0)) }
         if device.up && !current.up { operations.append(.link(.setUp(device.name))) }
         if device.ipv6Disabled != current.ipv6Disabled { operations.append(.disableIPv6(device: device.name, device.ipv6Disabled)) }
+        if device.arp != current.arp { operations.append(.setARP(device: device.name, device.arp)) }
         guard !operations.isEmpty else { return steps }
         let fresh = record == nil
         steps.append(
@@ -191,6 +203,7 @@ public enum Diff {
             case .link(.addAddress(_, let a)): "address \(a) missing"
             case .link(.setUp): "down"
             case .disableIPv6(_, true): "IPv6 on"
+            case .setARP: "ARP answered for every host address"
             default: nil
             }
         }.joined(separator: ", ")
@@ -226,7 +239,7 @@ public enum Diff {
 
     /// A chain's name, with its table where two tables share the name.
     static func label(_ chain: ChainID) -> String {
-        chain.name == "MOAT-POSTROUTING" ? "\(chain.table) \(chain.name)" : chain.name
+        ["MOAT-POSTROUTING", "MOAT-PREROUTING"].contains(chain.name) ? "\(chain.table) \(chain.name)" : chain.name
     }
 
     /// The first difference, in words a person can check against `iptables-save`.
@@ -325,6 +338,7 @@ public enum Diff {
             }
             if !record.wasUp && device.up { operations.append(.link(.setDown(record.device))) }
             if record.ipv6WasDisabled != device.ipv6Disabled { operations.append(.disableIPv6(device: record.device, record.ipv6WasDisabled)) }
+            if let arp = record.arpWas, arp != device.arp { operations.append(.setARP(device: record.device, arp)) }
         }
         operations.append(.removeFiles([paths.interfaceRecord(found.name), paths.networkDir(found.name)]))
         return [

@@ -29,10 +29,37 @@ struct Executor: Sendable {
     let system: any HostSystem
     let paths: Paths
 
+    /// The units of every operation but those that run after verification (`cutUnit`).
     func units(for plan: Plan) -> [Unit] {
-        let operations = plan.steps.flatMap(\.operations)
+        let operations = plan.steps.flatMap(\.operations).filter { !$0.runsAfterVerify }
         let phases = Dictionary(grouping: operations, by: \.phase)
         return phases.keys.sorted().flatMap { units(phase: phases[$0] ?? []) }
+    }
+
+    /// The one unit that cuts connections for the plan's `cutConnections` operations, or nil:
+    /// lists the tracking table once, then deletes what the new rules would not admit, one
+    /// entry at a time. Its work takes the host as verified after the apply (its addresses).
+    func cutUnit(for plan: Plan) -> (title: String, work: @Sendable (HostState) async throws -> Void)? {
+        var networks: [String] = []
+        var config: Config?
+        for case .cutConnections(let network, let wanted) in plan.steps.flatMap(\.operations) {
+            networks.append(network)
+            config = wanted
+        }
+        guard let config else { return nil }
+        let tightened = Set(networks)
+        return ("cut the connections the new rules do not admit, of \(Self.names(networks))", { [system] host in
+            let listing = try await system.runner.check(Conntrack.listCommand)
+            let doomed = ConnectionCut.toCut(
+                Conntrack.parse(listing), config: config, tightened: tightened, local: ConnectionCut.localAddresses(of: host))
+            for connection in doomed {
+                let argv = connection.deleteArguments
+                let result = try await system.runner.run(argv, input: nil)
+                // Gone already (it ended or timed out since the listing): nothing to do.
+                if result.status == 1, result.stderr.contains(" 0 flow entries") { continue }
+                guard result.status == 0 else { throw CommandFailure(argv: argv, result: result) }
+            }
+        })
     }
 
     /// The units of one phase: batched kinds become one unit, the others one unit each.
@@ -40,7 +67,7 @@ struct Executor: Sendable {
         var units: [Unit] = []
         var links: [LinkCommand] = []
         var firewall: [Operation] = []
-        var sysctls: [(String, Bool)] = []
+        var sysctls: [(device: String, key: String, value: String)] = []
         var removals: [String] = []
         var starts: [String] = []
         var files: [(network: String, instance: DnsmasqInstance)] = []
@@ -48,7 +75,11 @@ struct Executor: Sendable {
         for operation in operations {
             switch operation {
             case .link(let command): links.append(command)
-            case .disableIPv6(let device, let on): sysctls.append((device, on))
+            case .disableIPv6(let device, let on):
+                sysctls.append((device, "net/ipv6/conf/\(device)/disable_ipv6", on ? "1" : "0"))
+            case .setARP(let device, let arp):
+                sysctls.append((device, "net/ipv4/conf/\(device)/arp_ignore", "\(arp.ignore)"))
+                sysctls.append((device, "net/ipv4/conf/\(device)/arp_announce", "\(arp.announce)"))
             case .writeChain, .deleteChain, .replaceJumps: firewall.append(operation)
             case .removeFiles(let files): removals += files
             case .forgetIPForwardRecord: removals.append(paths.ipForwardRecord)
@@ -70,6 +101,8 @@ struct Executor: Sendable {
             case .startDnsmasq(let network): starts.append(network)
             case .reloadDnsmasq(let network, let pid):
                 units.append(Unit(title: "reload dnsmasq of \(network) (SIGHUP to pid \(pid))") { try system.signal(pid, SIGHUP) })
+            case .cutConnections:
+                break  // after verification: `cutUnit`
             }
         }
         if !stops.isEmpty {
@@ -101,8 +134,10 @@ struct Executor: Sendable {
         }
         if !sysctls.isEmpty {
             let sysctls = sysctls
-            units.append(Unit(title: "set disable_ipv6 on \(Self.names(sysctls.map(\.0), of: "devices"))") {
-                for (device, on) in sysctls { try system.setSysctl("net/ipv6/conf/\(device)/disable_ipv6", on ? "1" : "0") }
+            var devices: [String] = []
+            for sysctl in sysctls where !devices.contains(sysctl.device) { devices.append(sysctl.device) }
+            units.append(Unit(title: "set IPv6 and ARP sysctls of \(Self.names(devices, of: "devices"))") {
+                for sysctl in sysctls { try system.setSysctl(sysctl.key, sysctl.value) }
             })
         }
         if !firewall.isEmpty {

@@ -68,6 +68,8 @@ public enum Operation: Hashable, Sendable {
     case link(LinkCommand)
     /// Write `net.ipv6.conf.<device>.disable_ipv6`.
     case disableIPv6(device: String, Bool)
+    /// Write `net.ipv4.conf.<device>.arp_ignore` and `arp_announce`.
+    case setARP(device: String, ARPSettings)
     /// Write `net.ipv4.ip_forward`; `record` keeps the previous value first when none is kept.
     case ipForward(Bool, recordPrevious: Bool)
     /// Forget the kept `ip_forward` value (after restoring it).
@@ -83,6 +85,9 @@ public enum Operation: Hashable, Sendable {
     case reloadDnsmasq(network: String, pid: Int32)
     case removeFiles([String])
     case writeInterfaceRecord(network: String, InterfaceRecord)
+    /// Delete the tracked connections of `network` that the rules of the config no longer
+    /// admit (`ConnectionCut`); run only after the apply is verified.
+    case cutConnections(network: String, Config)
 
     /// The network whose dnsmasq files or process this changes.
     public var dnsmasqNetwork: String? {
@@ -97,18 +102,26 @@ public enum Operation: Hashable, Sendable {
 
     /// Order of execution: stop what leaves, change devices, firewall, start what comes.
     /// Forwarding is switched on only once the isolation rules are in place, and off
-    /// before they go.
+    /// before they go. Cutting connections cannot be undone, so it comes last, apart
+    /// (`runsAfterVerify`).
     public var phase: Int {
         switch self {
         case .stopDnsmasq: 0
         case .writeInterfaceRecord: 1
         case .link: 2
-        case .disableIPv6: 3
+        case .disableIPv6, .setARP: 3
         case .ipForward(let on, _): on ? 6 : 4
         case .writeChain, .deleteChain, .replaceJumps: 5
         case .writeDnsmasqFiles, .startDnsmasq, .reloadDnsmasq: 7
         case .removeFiles, .forgetIPForwardRecord: 8
+        case .cutConnections: 9
         }
+    }
+
+    /// Run by the reconciler only once every other operation has succeeded and the host is
+    /// verified: what cannot be rolled back.
+    public var runsAfterVerify: Bool {
+        if case .cutConnections = self { true } else { false }
     }
 }
 

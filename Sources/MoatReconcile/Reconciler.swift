@@ -64,7 +64,9 @@ public struct Reconciler: Sendable {
             throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
         let desired = DesiredState.render(config, paths: paths, upstream: upstreamResolvers())
-        return (desired, Diff.plan(desired: desired, live: live, context: context(for: live, restart: restart), paths: paths))
+        var plan = Diff.plan(desired: desired, live: live, context: context(for: live, restart: restart), paths: paths)
+        plan.steps += ConnectionCut.steps(config: config, desired: desired, live: live)
+        return (desired, plan)
     }
 
     /// Finds a journal left by an interrupted run: says so, and names the networks whose
@@ -77,18 +79,24 @@ public struct Reconciler: Sendable {
 
     /// Executes `plan` under the journal; verifies that `desired(after)` has nothing left to
     /// do; on failure rolls back to `before` and throws (exit 1, or 3 if the rollback failed).
+    /// What cannot be undone (cutting connections) runs only then, journaled too; its failure
+    /// is an error (exit 1) with the rules left applied.
     public func execute(_ plan: Plan, command: String, before: HostState, desired: @escaping @Sendable (HostState) -> HostState) async throws {
         let executor = Executor(system: system, paths: paths)
         let units = executor.units(for: plan)
+        let last = executor.cutUnit(for: plan)
+        var verified = before
+        let total = units.count + (last == nil ? 0 : 1)
         var journal = Journal(
-            command: command, pid: getpid(), started: ISO8601DateFormatter().string(from: Date()), units: units.map(\.title),
+            command: command, pid: getpid(), started: ISO8601DateFormatter().string(from: Date()),
+            units: units.map(\.title) + (last.map { [$0.title] } ?? []),
             dnsmasqNetworks: Array(Set(plan.steps.flatMap(\.operations).compactMap(\.dnsmasqNetwork))).sorted())
         var done: [String] = []
         do {
             for (index, unit) in units.enumerated() {
                 journal.completed = index
                 try journal.save(to: system, paths: paths)
-                progress("[\(index + 1)/\(units.count)] \(unit.title)")
+                progress("[\(index + 1)/\(total)] \(unit.title)")
                 try await unit.work()
                 done.append(unit.title)
             }
@@ -99,11 +107,24 @@ public struct Reconciler: Sendable {
             guard left.isEmpty else {
                 throw MoatError("verification failed: after \(command), the host still differs from the file:\n" + left.humanText(color: false))
             }
+            verified = after
         } catch {
             let cause = "\(error)"
             progress("moat: \(command) failed: \(cause)")
             progress("moat: rolling back \(done.count) completed step\(done.count == 1 ? "" : "s")")
             try await rollBack(to: before, command: command, cause: cause, done: done)
+        }
+        if let last {
+            progress("[\(total)/\(total)] \(last.title)")
+            do {
+                try await last.work(verified)
+            } catch {
+                try? system.remove(paths.journal)
+                throw MoatError(
+                    "\(command) applied and verified the new rules, but could not \(last.title): \(error)\nthe connections the rules no longer admit may still be open; list them with `conntrack -L`")
+            }
+            journal.completed = total
+            try journal.save(to: system, paths: paths)
         }
         try system.remove(paths.journal)
     }

@@ -16,7 +16,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try Dependencies.check(Array(Dependencies.packages.keys).sorted())
+            try Dependencies.check(Dependencies.always)
             let config = try options.loadConfig()
             let paths = options.paths
             try Reconciler.checkReachableByDnsmasq(paths.stateDir)
@@ -31,6 +31,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 print(json ? plan.json(applied: true) : "No changes. The host matches the file; nothing was touched.")
                 return
             }
+            if plan.steps.flatMap(\.operations).contains(where: \.runsAfterVerify) { try Dependencies.check(["conntrack"]) }
             if !json { print(plan.humanText(color: Terminal.standardOutput.color)) }
             try await reconciler.execute(plan, command: "apply", before: live, desired: { _ in desired })
             let s = plan.summary

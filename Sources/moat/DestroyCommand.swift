@@ -16,7 +16,7 @@ struct DestroyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try Dependencies.check(Array(Dependencies.packages.keys).sorted())
+            try Dependencies.check(Dependencies.always)
             let declared = all ? nil : Set(try options.loadConfig().networks.map(\.name))
             let paths = options.paths
             let lock = try HostLock.acquire(path: paths.lockFile, command: "destroy \(all ? "--all" : options.file)", timeout: lockTimeout)

@@ -17,6 +17,7 @@ extension EndToEnd {
                 try world.exec(board, ["ip", "link", "set", "eth0", "address", "52:54:00:cc:00:01"])
                 try world.exec(board, ["ip", "link", "set", "eth0", "up"])
                 let deviceBefore = try device(host)
+                let arpBefore = try arp(host)
                 try world.serve(in: world.internetNamespace, as: "internet", ports: [80])
 
                 let file = try host.file(
@@ -36,6 +37,7 @@ extension EndToEnd {
                 #expect(lease.router == "10.20.0.1")
                 #expect(try world.reach(from: board, to: World.internet, port: 80) == "internet \(World.hostLAN)")
                 #expect(try world.connect(from: board, to: World.nas, port: 80) == nil)
+                #expect(try arp(host) == "1 2", "the board's device answers ARP only for its own addresses")
 
                 let destroy = try host.moat(["destroy", file])
                 #expect(destroy.status == 0, "\(destroy)")
@@ -44,8 +46,15 @@ extension EndToEnd {
                 #expect(!after.addresses.contains("10.20.0.1/24"))
                 #expect(after.addresses == deviceBefore.addresses)
                 #expect(after.up == deviceBefore.up, "usb0 is left up or down as it was")
+                #expect(try arp(host) == arpBefore, "usb0's arp_ignore and arp_announce are put back")
                 #expect(!(try host.exec(["iptables-save"]).contains("MOAT")))
             }
+        }
+
+        /// usb0's `arp_ignore arp_announce`.
+        func arp(_ host: TestHost) throws -> String {
+            let conf = "/proc/sys/net/ipv4/conf/usb0"
+            return try host.exec(["cat", "\(conf)/arp_ignore", "\(conf)/arp_announce"]).split(separator: "\n").joined(separator: " ")
         }
 
         /// usb0 as `ip -j addr` shows it: whether it exists, is administratively up, its IPv4 addresses.

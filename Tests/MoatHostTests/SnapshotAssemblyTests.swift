@@ -18,6 +18,7 @@ struct SnapshotAssemblyTests {
     func capturedHost() throws {
         var input = try facts("host")
         input.ipv6Disabled = ["virbr10": true]
+        input.arp = ["virbr10": .strict]
         let state = Snapshot.assemble(input)
 
         #expect(state.ipForward)
@@ -27,7 +28,7 @@ struct SnapshotAssemblyTests {
             lab.device
                 == DeviceState(
                     name: "virbr10", owned: true, exists: true, up: true, addresses: [Captured.cidr("192.168.100.1/24")].compactMap { $0 },
-                    ipv6Disabled: true))
+                    ipv6Disabled: true, arp: .strict))
         #expect(
             Set(lab.chains.keys)
                 == [
@@ -85,7 +86,8 @@ struct SnapshotAssemblyTests {
         #expect(
             state.networks["old"]
                 == NetworkState(
-                    name: "old", device: DeviceState(name: "", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false),
+                    name: "old", device: DeviceState(
+                        name: "", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false, arp: .kernelDefault),
                     chains: [ChainID(.nat, "MOAT-DNAT-old"): ["-j ACCEPT"]]))
         #expect(state.sharedChains.isEmpty)
     }
@@ -113,12 +115,14 @@ struct SnapshotAssemblyTests {
         var input = try facts("host")
         input.files = ["board": .init(record: record)]
         input.ipv6Disabled = ["veth-host": false]
+        input.arp = ["veth-host": ARPSettings(ignore: 2, announce: 1)]
         let state = Snapshot.assemble(input)
         #expect(
             state.networks["board"]?.device
                 == DeviceState(
                     name: "veth-host", owned: false, exists: true, up: true,
-                    addresses: [Captured.cidr("10.20.0.1/24"), Captured.cidr("10.30.0.1/24")].compactMap { $0 }, ipv6Disabled: false))
+                    addresses: [Captured.cidr("10.20.0.1/24"), Captured.cidr("10.30.0.1/24")].compactMap { $0 }, ipv6Disabled: false,
+                    arp: ARPSettings(ignore: 2, announce: 1)))
         #expect(state.foreignLinks["veth-host"] == nil)
     }
 
@@ -129,7 +133,8 @@ struct SnapshotAssemblyTests {
         let state = Snapshot.assemble(input)
         #expect(
             state.networks["board"]?.device
-                == DeviceState(name: "veth-host", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false))
+                == DeviceState(
+                    name: "veth-host", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false, arp: .kernelDefault))
     }
 
     @Test("a moat device with no IPv6 setting at all counts as IPv6 disabled")

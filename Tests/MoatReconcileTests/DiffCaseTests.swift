@@ -10,13 +10,15 @@ import Testing
 ///
 /// - `config.yaml`: the file;
 /// - `live/`: the host as `capture.sh` found it in a real namespace: the snapshot's three
-///   command outputs, `ip_forward`, `disable_ipv6` (`<device> <0|1>` lines), `pids` (networks
+///   command outputs, `ip_forward`, `disable_ipv6` (`<device> <0|1>` lines), `arp`
+///   (`<device> <arp_ignore> <arp_announce>` lines), `pids` (networks
 ///   whose dnsmasq was alive) and `state/` (moat's state dir);
 /// - `mode` (optional): `destroy` plans `destroy --all` instead of `plan`;
 /// - `plan.txt` and `plan.json`: the expected plan, as `moat plan` and `moat plan --json` print it.
 ///
 /// The live host is read by the real `Snapshot.read` (parsers, file reads, `assemble`) from a
-/// host made of the folder; the plan is made as `moat plan` / `moat destroy --all` make it.
+/// host made of the folder; the plan is made as `moat plan` (`Reconciler.plan`) and
+/// `moat destroy --all` make it.
 /// `MOAT_RECORD=1` re-records `plan.txt` and `plan.json` into the source tree.
 @Suite("Diff cases: a config and a captured host give the expected plan")
 struct DiffCaseTests {
@@ -64,6 +66,8 @@ struct DiffCaseTests {
                 #expect(devices.contains(device), "\(name): `\(command.batchLine)` touches \(device), not moat's")
             case .disableIPv6(let device, _):
                 #expect(devices.contains(device), "\(name): IPv6 of \(device), not moat's")
+            case .setARP(let device, _):
+                #expect(devices.contains(device), "\(name): ARP of \(device), not moat's")
             default:
                 break
             }
@@ -73,7 +77,7 @@ struct DiffCaseTests {
     /// The plan text does not show it, but `destroy` gives the device back from this record:
     /// a device whose IPv6 the user had turned off must not get it turned on by moat.
     @Test(
-        "claiming an interface records its IPv6 setting as found",
+        "claiming an interface records its IPv6 and ARP settings as found",
         arguments: ["interface": false, "interface-ipv6-off": true])
     func interfaceRecord(_ name: String, ipv6WasDisabled: Bool) async throws {
         let plan = try await DiffCase(name: name).plan()
@@ -84,7 +88,7 @@ struct DiffCaseTests {
             records == [
                 InterfaceRecord(
                     device: "veth-board", address: "10.20.0.1/24", hadAddress: false, wasUp: true,
-                    ipv6WasDisabled: ipv6WasDisabled)
+                    ipv6WasDisabled: ipv6WasDisabled, arpWas: .kernelDefault)
             ])
         let sysctls = plan.steps.flatMap(\.operations).filter { if case .disableIPv6 = $0 { true } else { false } }
         #expect(sysctls == (ipv6WasDisabled ? [] : [.disableIPv6(device: "veth-board", true)]))
@@ -167,8 +171,13 @@ struct DiffCase {
         let host = try FixtureHost(folder: folder.appendingPathComponent("live", isDirectory: true), paths: Self.paths)
         let live = try await live()
         let reconciler = Reconciler(system: host.system, paths: Self.paths, snapshot: { live }, progress: { _ in })
+        guard try destroys else {
+            // As `moat plan` makes it: conflicts, the rendered file, the diff, the connection cut.
+            let config = try ConfigLoader.load(text: try #require(try text("config.yaml")), file: "\(name)/config.yaml")
+            return try reconciler.plan(config: config, live: live).plan
+        }
         var context = reconciler.context(for: live)
-        if try destroys { context.leaving = "moat destroy --all" }
+        context.leaving = "moat destroy --all"
         return Diff.plan(desired: try desired(live: live), live: live, context: context, paths: Self.paths)
     }
 
@@ -199,11 +208,20 @@ struct FixtureHost {
             ["ip", "-j", "route", "show"]: try read("ip-route.json"),
             ["iptables-save"]: try read("iptables-save.txt"),
         ]
-        var contents: [String: String] = ["/proc/sys/net/ipv4/ip_forward": try read("ip_forward")]
+        var contents: [String: String] = [
+            "/proc/sys/net/ipv4/ip_forward": try read("ip_forward"),
+            "/etc/resolv.conf": DiffCase.upstream.map { "nameserver \($0)\n" }.joined(),
+        ]
         for line in try read("disable_ipv6").split(separator: "\n") {
             let words = line.split(separator: " ")
             guard words.count == 2 else { throw MoatError("live/disable_ipv6: cannot read '\(line)'") }
             contents["/proc/sys/net/ipv6/conf/\(words[0])/disable_ipv6"] = "\(words[1])\n"
+        }
+        for line in try read("arp").split(separator: "\n") {
+            let words = line.split(separator: " ")
+            guard words.count == 3 else { throw MoatError("live/arp: cannot read '\(line)'") }
+            contents["/proc/sys/net/ipv4/conf/\(words[0])/arp_ignore"] = "\(words[1])\n"
+            contents["/proc/sys/net/ipv4/conf/\(words[0])/arp_announce"] = "\(words[2])\n"
         }
         // Alive dnsmasqs get a pid file, and a /proc/PID/cmdline as moat starts them.
         let alive = try read("pids").split(separator: "\n").map(String.init).filter { !$0.isEmpty }

@@ -145,20 +145,24 @@ struct DiffTests {
         live.foreignLinks["enp6s0"] = Link(name: "enp6s0", kind: "veth", up: false, addresses: [], ipv6Disabled: false)
         let plan = Diff.plan(desired: wanted, live: live, paths: paths)
         let claim = try #require(plan.steps.first { $0.object == "interface enp6s0" })
-        let record = InterfaceRecord(device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false)
+        let record = InterfaceRecord(
+            device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
         #expect(claim.operations.first == .writeInterfaceRecord(network: "board", record))
         #expect(claim.operations.contains(.link(.setUp("enp6s0"))))
+        #expect(claim.operations.contains(.setARP(device: "enp6s0", .strict)))
 
-        // Later, the network leaves: the device goes back down, loses the address, gets IPv6 back.
+        // Later, the network leaves: the device goes back down, loses the address, gets IPv6
+        // and its ARP settings back.
         var after = HostState()
         after.networks["board"] = NetworkState(
-            name: "board", device: DeviceState(name: "enp6s0", owned: false, up: true, addresses: [IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24)]))
+            name: "board", device: DeviceState(
+                name: "enp6s0", owned: false, up: true, addresses: [IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24)], arp: .strict))
         let removal = Diff.plan(desired: HostState(), live: after, context: DiffContext(interfaceRecords: ["board": record]), paths: paths)
         let give = try #require(removal.steps.first)
         #expect(
             give.operations == [
                 .link(.deleteAddress("enp6s0", IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24))), .link(.setDown("enp6s0")),
-                .disableIPv6(device: "enp6s0", false), .removeFiles([paths.interfaceRecord("board"), paths.networkDir("board")]),
+                .disableIPv6(device: "enp6s0", false), .setARP(device: "enp6s0", .kernelDefault), .removeFiles([paths.interfaceRecord("board"), paths.networkDir("board")]),
             ])
     }
 

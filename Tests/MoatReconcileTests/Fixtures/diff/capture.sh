@@ -18,6 +18,7 @@
 #                                                  without its timestamped comment lines)
 #   ip_forward        /proc/sys/net/ipv4/ip_forward
 #   disable_ipv6      "<device> <0|1>" for every device that has an IPv6 conf folder
+#   arp               "<device> <arp_ignore> <arp_announce>" for every device with an IPv4 conf folder
 #   pids              networks whose dnsmasq is alive (pid file -> /proc/PID/cmdline checked)
 #   state/            moat's state dir (dnsmasq configs, hosts files, interface records,
 #                     ip_forward.orig), without dnsmasq's lease files
@@ -32,7 +33,7 @@ state_dir=$base_dir/state
 run_dir=$base_dir/run
 
 all_cases=(empty converged lost-rule dnsmasq-dead address-flushed hosts-changed range-changed pruned
-    foreign-objects duplicate-jump interface interface-ipv6-off interface-converged interface-destroy ip-forward-restore)
+    foreign-objects duplicate-jump interface interface-ipv6-off interface-converged interface-destroy ip-forward-restore policy-tightened policy-loosened)
 
 [[ $EUID -eq 0 ]] || { echo "capture.sh: run as root (it makes network namespaces)" >&2; exit 1; }
 [[ -x "$moat" ]] || { echo "capture.sh: build moat first ($moat not found)" >&2; exit 1; }
@@ -155,6 +156,12 @@ dump() {
         value="$(in_ns cat "$file" 2> /dev/null)" || continue
         echo "$device $value" >> "$live/disable_ipv6"
     done
+    : > "$live/arp"
+    for device in $(in_ns ls /sys/class/net | sort); do
+        file="/proc/sys/net/ipv4/conf/$device"
+        value="$(in_ns cat "$file/arp_ignore" "$file/arp_announce" 2> /dev/null | tr '\n' ' ')" || continue
+        echo "$device ${value% }" >> "$live/arp"
+    done
     : > "$live/pids"
     for pid in $(our_dnsmasq_pids); do
         for file in "$run_dir"/dnsmasq-*.pid; do
@@ -190,7 +197,7 @@ capture() {
             apply "$config"
             in_ns ip addr flush dev virbr10
             ;;
-        hosts-changed | range-changed | pruned) apply "$base" ;;
+        hosts-changed | range-changed | pruned | policy-tightened | policy-loosened) apply "$base" ;;
         foreign-objects)
             foreign_objects
             apply "$config"
