@@ -52,7 +52,7 @@ extension EndToEnd {
                     withKnownIssue("bug: a rolled-back apply leaves the iptables tables it created behind, empty") {
                         #expect(after == before, "\(lineDiff(expected: before, actual: after))")
                     }
-                    let (trimmedBefore, trimmedAfter) = (Self.withoutEmptyTables(before), Self.withoutEmptyTables(after))
+                    let (trimmedBefore, trimmedAfter) = (TestHost.withoutEmptyTables(before), TestHost.withoutEmptyTables(after))
                     #expect(trimmedAfter == trimmedBefore, "\(lineDiff(expected: trimmedBefore, actual: trimmedAfter))")
                 } else {
                     #expect(after == before, "\(lineDiff(expected: before, actual: after))")
@@ -128,28 +128,6 @@ extension EndToEnd {
                 let addressesBefore = try Self.addresses(of: before)
                 #expect(addresses == addressesBefore, "\(lineDiff(expected: addressesBefore, actual: addresses))")
             }
-        }
-
-        /// A fingerprint without tables that hold no rules and only built-in chains with
-        /// ACCEPT policies: what no packet can tell from an absent table.
-        static func withoutEmptyTables(_ fingerprint: String) -> String {
-            var kept: [String] = []
-            var table: [String] = []
-            for line in fingerprint.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-                if line.hasPrefix("*") {
-                    table = [line]
-                } else if !table.isEmpty {
-                    table.append(line)
-                    if line == "COMMIT" {
-                        let empty = table.dropFirst().dropLast().allSatisfy { $0.hasPrefix(":") && $0.contains(" ACCEPT [") }
-                        if !empty { kept += table }
-                        table = []
-                    }
-                } else if !line.isEmpty {
-                    kept.append(line)
-                }
-            }
-            return kept.joined(separator: "\n")
         }
 
         /// The `ip -j addr` half of a fingerprint.

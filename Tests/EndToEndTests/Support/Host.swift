@@ -90,6 +90,28 @@ final class TestHost: @unchecked Sendable {
         return rules + "\n" + (try exec(["ip", "-j", "addr"]))
     }
 
+    /// A fingerprint without tables that hold no rules and only built-in chains with
+    /// ACCEPT policies: what no packet can tell from an absent table.
+    static func withoutEmptyTables(_ fingerprint: String) -> String {
+        var kept: [String] = []
+        var table: [String] = []
+        for line in fingerprint.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("*") {
+                table = [line]
+            } else if !table.isEmpty {
+                table.append(line)
+                if line == "COMMIT" {
+                    let empty = table.dropFirst().dropLast().allSatisfy { $0.hasPrefix(":") && $0.contains(" ACCEPT [") }
+                    if !empty { kept += table }
+                    table = []
+                }
+            } else if !line.isEmpty {
+                kept.append(line)
+            }
+        }
+        return kept.joined(separator: "\n")
+    }
+
     /// The dnsmasq processes moat started here, by the pid files in this host's run dir.
     func dnsmasqPids() -> [String: Int32] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: runDir)) ?? []
