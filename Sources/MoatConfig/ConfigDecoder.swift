@@ -29,7 +29,11 @@ struct NetworkDraft {
     var mode: Network.Mode?
     var dhcp: DHCPDraft = .defaults
     var dns: Bool?
-    var allow: [AllowRule] = []
+    /// Lower-case, in file order (`dns: {private-domains: [...]}`).
+    var privateDomains: [String] = []
+    var sharedWithHost: Bool?
+    /// Each rule with its `to` value, where a warning about it points.
+    var allow: [Located<AllowRule>] = []
     var forwards: [Located<PortForwardDraft>] = []
 
     enum DHCPDraft {
@@ -55,11 +59,14 @@ struct ConfigDecoder {
     init(file: String) { reader = NodeReader(file: file) }
 
     static let topKeys = ["version", "block", "uplinks", "networks"]
-    static let networkKeys = ["bridge", "interface", "address", "mode", "dhcp", "dns", "allow", "forwards"]
+    static let networkKeys = [
+        "bridge", "interface", "shared-with-host", "address", "mode", "dhcp", "dns", "allow", "forwards",
+    ]
+    static let dnsKeys = ["private-domains"]
     static let dhcpKeys = ["range", "lease-time", "hosts"]
     static let hostKeys = ["mac", "ip", "name"]
     static let allowKeys = ["to", "proto", "ports"]
-    static let forwardKeys = ["proto", "port", "to"]
+    static let forwardKeys = ["proto", "port", "to", "override-host-port"]
 
     mutating func decode(_ root: YAMLNode) -> ConfigDraft? {
         guard case .mapping = root.kind else {
@@ -165,7 +172,20 @@ struct ConfigDecoder {
         if let node = fields["mode"], let word = reader.word(node, path.key("mode"), oneOf: ["nat", "isolated"]) {
             network.mode = Network.Mode(rawValue: word)
         }
-        if let node = fields["dns"] { network.dns = reader.bool(node, path.key("dns")) }
+        if let node = fields["shared-with-host"] {
+            let keyPath = path.key("shared-with-host")
+            if let shared = reader.bool(node, keyPath) {
+                if case .bridge = network.device?.value {
+                    reader.error(
+                        node, keyPath,
+                        "`shared-with-host` is only for `interface:` networks; "
+                            + "a bridge moat creates never carries the host's own addresses or route")
+                } else {
+                    network.sharedWithHost = shared
+                }
+            }
+        }
+        if let node = fields["dns"] { decodeDNS(node, path.key("dns"), into: &network) }
         if let node = fields["dhcp"] {
             network.dhcp = decodeDHCP(node, path.key("dhcp"), subnet: network.address?.value)
         }
@@ -217,6 +237,56 @@ struct ConfigDecoder {
             return nil
         }
         return Located(value: cidr, node: node, path: path)
+    }
+
+    // MARK: DNS
+
+    /// `true`, `false` or `{private-domains: [DOMAIN, ...]}` (DNS on).
+    private mutating func decodeDNS(_ node: YAMLNode, _ path: ConfigPath, into network: inout NetworkDraft) {
+        if case .scalar(let scalar) = node.kind, case .bool(let on) = ScalarValue(scalar) {
+            network.dns = on
+            return
+        }
+        guard case .mapping = node.kind else {
+            reader.error(node, path, "expected true, false or a mapping with `private-domains`, found \(node.kindName)")
+            return
+        }
+        network.dns = true
+        guard let fields = reader.fields(node, path, known: Self.dnsKeys, required: ["private-domains"]),
+            let listNode = fields["private-domains"]
+        else { return }
+        let listPath = path.key("private-domains")
+        guard let items = reader.list(listNode, listPath) else { return }
+        if items.isEmpty {
+            reader.error(listNode, listPath, "an empty list of private domains; leave `private-domains` out")
+            return
+        }
+        if network.mode == .isolated {
+            reader.error(
+                listNode, listPath,
+                "an isolated network's DNS forwards nothing, so `private-domains` has no effect; "
+                    + "remove it or use `mode: nat`")
+            return
+        }
+        var seen: [String: ConfigPath] = [:]
+        for (index, item) in items.enumerated() {
+            let itemPath = listPath.index(index)
+            guard let text = reader.string(item, itemPath, what: "a DNS domain like lan.example.com") else { continue }
+            guard isValidDomainName(text) else {
+                reader.error(
+                    item, itemPath,
+                    "\(quoted(text)) is not a DNS domain: dot-separated labels of 1-63 letters, digits or `-` "
+                        + "(not starting or ending with `-`), at most 253 characters, no leading or trailing dot")
+                continue
+            }
+            let domain = text.lowercased()
+            if let earlier = seen[domain] {
+                reader.error(item, itemPath, "domain \(quoted(text)) is already listed at \(earlier)")
+                continue
+            }
+            seen[domain] = itemPath
+            network.privateDomains.append(domain)
+        }
     }
 
     // MARK: DHCP
@@ -349,9 +419,11 @@ struct ConfigDecoder {
 
     // MARK: Allow and forwards
 
-    private mutating func decodeAllow(_ node: YAMLNode, _ path: ConfigPath, mode: Network.Mode) -> [AllowRule] {
+    private mutating func decodeAllow(_ node: YAMLNode, _ path: ConfigPath, mode: Network.Mode)
+        -> [Located<AllowRule>]
+    {
         guard let items = reader.list(node, path) else { return [] }
-        var rules: [AllowRule] = []
+        var rules: [Located<AllowRule>] = []
         for (index, item) in items.enumerated() {
             let itemPath = path.index(index)
             guard let fields = reader.fields(item, itemPath, known: Self.allowKeys, required: ["to"]) else {
@@ -411,7 +483,12 @@ struct ConfigDecoder {
                     valid = false
                 }
             }
-            if valid, let destination { rules.append(AllowRule(to: destination, proto: proto, ports: ports)) }
+            if valid, let destination, let toNode = fields["to"] {
+                rules.append(
+                    Located(
+                        value: AllowRule(to: destination, proto: proto, ports: ports), node: toNode,
+                        path: itemPath.key("to")))
+            }
         }
         return rules
     }
@@ -433,8 +510,11 @@ struct ConfigDecoder {
             }
             if let node = fields["port"] { port = portNumber(node, itemPath.key("port")) }
             if let node = fields["to"] { target = forwardTarget(node, itemPath.key("to"), subnet: subnet) }
-            if let proto, let port, let portNode = fields["port"], let (address, toPort) = target {
-                let forward = PortForward(proto: proto, port: port, toAddress: address, toPort: toPort ?? port)
+            var override: Bool? = false
+            if let node = fields["override-host-port"] { override = reader.bool(node, itemPath.key("override-host-port")) }
+            if let proto, let port, let portNode = fields["port"], let (address, toPort) = target, let override {
+                let forward = PortForward(
+                    proto: proto, port: port, toAddress: address, toPort: toPort ?? port, overrideHostPort: override)
                 forwards.append(
                     Located(value: .init(forward: forward, portNode: portNode), node: item, path: itemPath))
             }
@@ -560,4 +640,10 @@ func isValidDeviceName(_ name: String) -> Bool {
 /// A DNS label (RFC 1123): what dnsmasq will hand out as a host name.
 func isValidHostName(_ name: String) -> Bool {
     TextShape.isHostName(name)
+}
+
+/// Dot-separated DNS labels, at most 253 characters, no leading or trailing dot: it reaches
+/// a dnsmasq config line, so nothing but letters, digits, `-` and `.` passes.
+func isValidDomainName(_ name: String) -> Bool {
+    TextShape.isDomainName(name)
 }

@@ -41,7 +41,8 @@ extension NetworkDraft {
         }
         return Network(
             name: name, device: device, address: address, mode: mode ?? .nat, dhcp: dhcp, dns: dns ?? true,
-            allow: allow, forwards: forwards.map(\.value.forward))
+            privateDomains: privateDomains, allow: allow.map(\.value), forwards: forwards.map(\.value.forward),
+            sharedWithHost: sharedWithHost ?? false)
     }
 
     /// Every usable address of the subnet but the host's. The host usually sits at the

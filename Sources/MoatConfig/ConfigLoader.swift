@@ -6,12 +6,15 @@ public struct ConfigCheck: Sendable {
     public var file: String
     /// The text that was read, for printing source lines; empty when it was not text.
     public var source: String
-    /// nil exactly when there is an error.
+    /// nil exactly when there is an error; warnings leave it set.
     public var config: Config?
-    /// In file order; file-level problems (line 0) first.
+    /// Errors and warnings, in file order; file-level problems (line 0) first.
     public var diagnostics: [Diagnostic]
 
     public var isValid: Bool { config != nil }
+    /// What is legal but almost certainly wrong; only ever found in a file without errors.
+    public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+    public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
 }
 
 /// Reads moat files: size and encoding limits, YAML, every rule of the format, defaults.
@@ -86,7 +89,11 @@ public enum ConfigLoader {
         case .success(let root?):
             if let draft = decoder.decode(root) {
                 decoder.checkAcrossNetworks(draft)
-                if decoder.reader.diagnostics.isEmpty { config = draft.resolved() }
+                if !decoder.reader.hasErrors {
+                    let resolved = draft.resolved()
+                    decoder.checkWarnings(draft, resolved)
+                    config = resolved
+                }
             }
         }
         return ConfigCheck(file: file, source: text, config: config, diagnostics: inFileOrder(decoder.reader.diagnostics))
@@ -118,19 +125,23 @@ extension ConfigCheck {
     /// The config, or a MoatError whose diagnostics say why there is none.
     public func get() throws(MoatError) -> Config {
         if let config { return config }
-        let count = diagnostics.count
+        let count = errors.count
         throw MoatError(.failed, "\(file) is invalid: \(count) error\(count == 1 ? "" : "s")", diagnostics: diagnostics)
     }
 
-    /// `moat validate`'s line for a valid file: `moat.yaml: valid, 2 networks (lab, board).`
+    /// `moat validate`'s line for a valid file: `moat.yaml: valid, 2 networks (lab, board).`,
+    /// with `, 1 warning` before the full stop when there are warnings.
     public var summary: String {
         guard let config else {
-            let count = diagnostics.count
+            let count = errors.count
             return "\(file): invalid, \(count) error\(count == 1 ? "" : "s")."
         }
         let names = config.networks.map(\.name)
-        let count = "\(names.count) network\(names.count == 1 ? "" : "s")"
-        return names.isEmpty ? "\(file): valid, \(count)." : "\(file): valid, \(count) (\(names.joined(separator: ", ")))."
+        var text = "\(file): valid, \(names.count) network\(names.count == 1 ? "" : "s")"
+        if !names.isEmpty { text += " (\(names.joined(separator: ", ")))" }
+        let warningCount = warnings.count
+        if warningCount > 0 { text += ", \(warningCount) warning\(warningCount == 1 ? "" : "s")" }
+        return text + "."
     }
 
     /// `moat validate --json`: `{"diagnostics": [...], "file": ..., "networks": [...], "valid": ...}`,

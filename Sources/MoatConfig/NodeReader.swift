@@ -154,6 +154,16 @@ struct NodeReader {
         error(node.line, node.column, path, message)
     }
 
+    /// Legal but almost certainly wrong: reported, and the file stays valid.
+    mutating func warning(_ node: YAMLNode, _ path: ConfigPath, _ message: String) {
+        diagnostics.append(
+            Diagnostic(
+                severity: .warning, path: path.description, message: message, file: file, line: node.line,
+                column: node.column))
+    }
+
+    var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
     /// Keys as strings, in file order; reports non-string keys and duplicates (at the later one).
     mutating func entries(_ node: YAMLNode, _ path: ConfigPath, what: String = "a mapping")
         -> [(key: String, keyNode: YAMLNode, value: YAMLNode)]?

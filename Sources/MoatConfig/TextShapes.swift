@@ -95,6 +95,13 @@ enum TextShape {
         return bytes.allSatisfy { isLetter($0) || isDigit($0) || $0 == 0x2d }
     }
 
+    /// Dot-separated labels, each `isHostName`; at most 253 bytes; no empty label, so no
+    /// leading, trailing or doubled dot.
+    static func isDomainName(_ name: String) -> Bool {
+        guard (1...253).contains(name.utf8.count) else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isHostName(String($0)) }
+    }
+
     /// A key printable in a path without quoting: `[A-Za-z0-9_-]{1,64}`.
     static func isBareKey(_ name: String) -> Bool {
         let bytes = Array(name.utf8)

@@ -22,9 +22,14 @@ struct HostOptions: ParsableArguments {
             runDir: runDir ?? environment["MOAT_RUN_DIR"] ?? Paths.defaultRunDir)
     }
 
-    /// The file, valid, or an error carrying every diagnostic.
+    /// The file, valid, or an error carrying every diagnostic. Warnings go to stderr.
     func loadConfig() throws -> Config {
-        try ConfigLoader.load(path: file)
+        let check = ConfigLoader.check(path: file)
+        if !check.warnings.isEmpty {
+            Terminal.standardError.write(
+                DiagnosticPrinter.render(check.warnings, source: check.source, color: Terminal.standardError.color))
+        }
+        return try check.get()
     }
 
     func reconciler(runner: some CommandRunner = SystemRunner()) -> Reconciler {

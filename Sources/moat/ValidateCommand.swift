@@ -9,8 +9,9 @@ struct ValidateCommand: AsyncParsableCommand {
         commandName: "validate",
         abstract: "Check the file offline: syntax, format and every rule, without root or live state.",
         discussion: """
-            Exit 0 when the file is valid, 1 when it is not. Errors go to stderr as \
-            FILE:LINE:COL: error: PATH: message, with the source line and a caret. \
+            Exit 0 when the file is valid (warnings included), 1 when it is not. Errors \
+            and warnings go to stderr as FILE:LINE:COL: error|warning: PATH: message, \
+            with the source line and a caret. \
             With --json, a report goes to stdout: {"diagnostics": [...], "file": ..., \
             "networks": [...], "valid": true|false}.
             """
@@ -27,6 +28,10 @@ struct ValidateCommand: AsyncParsableCommand {
         if json {
             print(check.jsonReport)
         } else if check.isValid {
+            if !check.warnings.isEmpty {
+                Terminal.standardError.write(
+                    DiagnosticPrinter.render(check.warnings, source: check.source, color: Terminal.standardError.color))
+            }
             print(check.summary)
         } else {
             let text = DiagnosticPrinter.render(check.diagnostics, source: check.source, color: Terminal.standardError.color)
