@@ -252,8 +252,12 @@ struct ConfigDecoder {
             return
         }
         network.dns = true
-        guard let fields = reader.fields(node, path, known: Self.dnsKeys, required: ["private-domains"]),
-            let listNode = fields["private-domains"]
+        if case .mapping(let pairs) = node.kind, pairs.isEmpty {
+            reader.error(node, path, "missing required key `private-domains`; for DNS without them, write `dns: true`")
+            return
+        }
+        // A mapping with keys but no `private-domains` has had each of them reported as unknown.
+        guard let fields = reader.fields(node, path, known: Self.dnsKeys), let listNode = fields["private-domains"]
         else { return }
         let listPath = path.key("private-domains")
         guard let items = reader.list(listNode, listPath) else { return }
