@@ -240,7 +240,8 @@ public enum FirewallChains {
     }
 
     /// Port forwards: the host's port to the guest's.
-    static func dnatRules(_ n: Network) -> [String] {
+    /// A network's DNAT rules, one per `forwards` entry, in the file's order.
+    public static func dnatRules(_ n: Network) -> [String] {
         let comment = Mark.of(network: n.name)
         return n.forwards.map { forward in
             let proto = forward.proto.rawValue

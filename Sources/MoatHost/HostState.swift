@@ -140,9 +140,12 @@ public struct Link: Hashable, Sendable {
 public struct Route: Hashable, Sendable {
     public var destination: IPv4CIDR?   // nil: default
     public var device: String?
-    public init(destination: IPv4CIDR?, device: String?) {
+    /// The next hop (`via`), as `ip` prints it; nil for a directly connected route.
+    public var gateway: String?
+    public init(destination: IPv4CIDR?, device: String?, gateway: String? = nil) {
         self.destination = destination
         self.device = device
+        self.gateway = gateway
     }
 }
 

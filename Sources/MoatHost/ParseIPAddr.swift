@@ -28,9 +28,9 @@ public func parseIPAddr(json: String) throws -> [Link] {
 public func parseRoutes(json: String) throws -> [Route] {
     let entries = try decodeIPJSON([IPRouteEntry].self, json, command: "ip -j route show")
     return entries.compactMap { entry in
-        if entry.dst == "default" { return Route(destination: nil, device: entry.dev) }
+        if entry.dst == "default" { return Route(destination: nil, device: entry.dev, gateway: entry.gateway) }
         guard let destination = IPv4CIDR(entry.dst, hostIfBare: true) else { return nil }
-        return Route(destination: destination, device: entry.dev)
+        return Route(destination: destination, device: entry.dev, gateway: entry.gateway)
     }
 }
 
@@ -69,4 +69,5 @@ private struct IPAddrEntry: Decodable {
 private struct IPRouteEntry: Decodable {
     var dst: String
     var dev: String?
+    var gateway: String?
 }

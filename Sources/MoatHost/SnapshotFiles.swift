@@ -10,6 +10,9 @@ public protocol HostFiles: Sendable {
     /// The names in a directory, unsorted; empty when there is no such directory.
     func list(_ directory: String) throws -> [String]
     func exists(_ path: String) -> Bool
+    /// Where a symbolic link points (`socket:[1234]` for a /proc/PID/fd entry); nil when
+    /// there is no such link.
+    func readLink(_ path: String) throws -> String?
 }
 
 /// The real filesystem.
@@ -52,6 +55,11 @@ public struct SystemFiles: HostFiles {
 
     public func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: path)
+    }
+
+    public func readLink(_ path: String) throws -> String? {
+        // A process may exit, or close the descriptor, between the listing and the read.
+        try? FileManager.default.destinationOfSymbolicLink(atPath: path)
     }
 
     private static func meansMissing(_ error: Errno) -> Bool {

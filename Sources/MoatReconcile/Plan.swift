@@ -7,10 +7,14 @@ public struct Plan: Hashable, Sendable {
     /// Networks the plan brings, changes and removes (a change only to what all networks
     /// share counts as one change).
     public var summary: Summary
+    /// What is legal but has no effect (an `allow` to one of the host's own addresses): for
+    /// stderr and the JSON, never a step and no change of exit code.
+    public var warnings: [String]
 
-    public init(steps: [Step] = [], summary: Summary = .init()) {
+    public init(steps: [Step] = [], summary: Summary = .init(), warnings: [String] = []) {
         self.steps = steps
         self.summary = summary
+        self.warnings = warnings
     }
 
     public var isEmpty: Bool { steps.isEmpty }

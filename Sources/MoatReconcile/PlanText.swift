@@ -43,6 +43,8 @@ extension Plan {
             },
         ]
         if applied { object["applied"] = true }
+        // Present only when there are warnings, so a clean plan's JSON is unchanged.
+        if !warnings.isEmpty { object["warnings"] = warnings }
         return Self.encode(object)
     }
 

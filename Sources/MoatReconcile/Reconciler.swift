@@ -11,15 +11,19 @@ public struct Reconciler: Sendable {
     public let snapshot: @Sendable () async throws -> HostState
     /// One line per unit of work, for stderr.
     public let progress: @Sendable (String) -> Void
+    /// The /proc files the safety rails read beyond the snapshot (who listens on a port a
+    /// new forward would take); read only when the plan has such a forward.
+    public let files: any HostFiles
 
     public init(
         system: any HostSystem, paths: Paths, snapshot: @escaping @Sendable () async throws -> HostState,
-        progress: @escaping @Sendable (String) -> Void
+        progress: @escaping @Sendable (String) -> Void, files: any HostFiles
     ) {
         self.system = system
         self.paths = paths
         self.snapshot = snapshot
         self.progress = progress
+        self.files = files
     }
 
     /// What moat recorded before changing what it does not own, for the networks on the host.
@@ -57,16 +61,31 @@ public struct Reconciler: Sendable {
         DnsmasqConfig.upstream(resolvConf: system.read("/etc/resolv.conf") ?? "")
     }
 
-    /// The plan that makes the host match `config`, or the conflicts that stand in the way.
+    /// The plan that makes the host match `config`, or the conflicts and refusals of the
+    /// safety rails that stand in the way. The plan carries the rails' warnings.
     public func plan(config: Config, live: HostState, restart: Set<String> = []) throws -> (desired: HostState, plan: Plan) {
-        let problems = Conflicts.find(config: config, live: live)
+        let context = context(for: live, restart: restart)
+        var problems = Conflicts.find(config: config, live: live)
+        problems += SafetyRails.sharedInterfaces(config: config, live: live, records: context.interfaceRecords)
+        problems += try takenPorts(config: config, live: live)
         guard problems.isEmpty else {
             throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
         let desired = DesiredState.render(config, paths: paths, upstream: upstreamResolvers())
-        var plan = Diff.plan(desired: desired, live: live, context: context(for: live, restart: restart), paths: paths)
+        var plan = Diff.plan(desired: desired, live: live, context: context, paths: paths)
         plan.steps += ConnectionCut.steps(config: config, desired: desired, live: live)
+        plan.warnings = SafetyRails.warnings(config: config, live: live)
         return (desired, plan)
+    }
+
+    /// Rail B: the new or changed forwards over a port a host process listens on. Reads /proc
+    /// only when there is such a forward, so a converged plan costs the snapshot alone.
+    func takenPorts(config: Config, live: HostState) throws -> [String] {
+        let forwards = SafetyRails.newForwards(config: config, live: live)
+        guard !forwards.isEmpty else { return [] }
+        let listeners = try Listeners.read(ports: Set(forwards.map(\.port)), files: files)
+        let ownPids = Set(live.networks.values.compactMap { $0.dnsmasq?.pid })
+        return SafetyRails.takenPorts(forwards, listeners: listeners, ownPids: ownPids)
     }
 
     /// Finds a journal left by an interrupted run: says so, and names the networks whose

@@ -26,6 +26,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let restart = reconciler.recoverJournal()
             let live = try await reconciler.snapshot()
             let (desired, plan) = try reconciler.plan(config: config, live: live, restart: restart)
+            printWarnings(of: plan)
             if plan.isEmpty {
                 try reconciler.system.remove(paths.journal)
                 print(json ? plan.json(applied: true) : "No changes. The host matches the file; nothing was touched.")

@@ -37,7 +37,7 @@ struct HostOptions: ParsableArguments {
         return Reconciler(
             system: LocalSystem(runner: runner), paths: paths,
             snapshot: { try await Snapshot.read(runner: runner, paths: paths) },
-            progress: { Terminal.standardError.write($0) })
+            progress: { Terminal.standardError.write($0) }, files: SystemFiles())
     }
 }
 
@@ -55,6 +55,11 @@ struct Terminal: Sendable {
         let handle = descriptor == 1 ? FileHandle.standardOutput : FileHandle.standardError
         handle.write(Data(text.utf8))
     }
+}
+
+/// The plan's warnings on stderr, one `moat: warning:` line each.
+func printWarnings(of plan: Plan) {
+    for warning in plan.warnings { Terminal.standardError.write("moat: warning: \(warning)") }
 }
 
 /// Runs a command body and turns moat's errors into their message and exit code.

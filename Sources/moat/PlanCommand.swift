@@ -1,5 +1,6 @@
 import ArgumentParser
 import MoatHost
+import MoatReconcile
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,7 @@ struct PlanCommand: AsyncParsableCommand {
             let reconciler = options.reconciler()
             let live = try await reconciler.snapshot()
             let plan = try reconciler.plan(config: config, live: live).plan
+            printWarnings(of: plan)
             print(json ? plan.json() : plan.humanText(color: Terminal.standardOutput.color), terminator: "")
             pending = !plan.isEmpty
         }

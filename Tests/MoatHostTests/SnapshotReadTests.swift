@@ -37,12 +37,16 @@ actor RecordingRunner: CommandRunner {
 /// Files held in memory; directories are implied by the paths of the files under them.
 struct MemoryFiles: HostFiles {
     var files: [String: String] = [:]
+    /// Symbolic links: path → target.
+    var links: [String: String] = [:]
+
+    func readLink(_ path: String) throws -> String? { links[path] }
 
     func read(_ path: String) throws -> String? { files[path] }
 
     func list(_ directory: String) throws -> [String] {
         let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-        let names = files.keys.filter { $0.hasPrefix(prefix) }.compactMap {
+        let names = (Array(files.keys) + Array(links.keys)).filter { $0.hasPrefix(prefix) }.compactMap {
             $0.dropFirst(prefix.count).split(separator: "/").first.map(String.init)
         }
         return Array(Set(names))

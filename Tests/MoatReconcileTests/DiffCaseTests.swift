@@ -170,7 +170,7 @@ struct DiffCase {
     func plan() async throws -> Plan {
         let host = try FixtureHost(folder: folder.appendingPathComponent("live", isDirectory: true), paths: Self.paths)
         let live = try await live()
-        let reconciler = Reconciler(system: host.system, paths: Self.paths, snapshot: { live }, progress: { _ in })
+        let reconciler = Reconciler(system: host.system, paths: Self.paths, snapshot: { live }, progress: { _ in }, files: host.files)
         guard try destroys else {
             // As `moat plan` makes it: conflicts, the rendered file, the diff, the connection cut.
             let config = try ConfigLoader.load(text: try #require(try text("config.yaml")), file: "\(name)/config.yaml")
@@ -257,6 +257,7 @@ struct FixtureHost {
             return Array(Set(names.map(String.init)))
         }
         func exists(_ path: String) -> Bool { contents[path] != nil || !((try? list(path)) ?? []).isEmpty }
+        func readLink(_ path: String) throws -> String? { nil }
     }
 
     struct Runner: CommandRunner {

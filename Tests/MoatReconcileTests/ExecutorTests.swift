@@ -67,7 +67,7 @@ struct ExecutorTests {
     func rollback() async throws {
         let system = RecordingSystem(failing: "dnsmasq")
         let before = HostState()
-        let reconciler = Reconciler(system: system, paths: paths, snapshot: { before }, progress: { _ in })
+        let reconciler = Reconciler(system: system, paths: paths, snapshot: { before }, progress: { _ in }, files: ProcFiles())
         let plan = Diff.plan(desired: DesiredState.render(labConfig(), paths: paths), live: before, paths: paths)
         let error = await #expect(throws: MoatError.self) {
             try await reconciler.execute(plan, command: "apply", before: before, desired: { _ in before })
