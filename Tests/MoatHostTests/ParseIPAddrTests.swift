@@ -64,12 +64,12 @@ struct ParseIPAddrTests {
         #expect(links.first { $0.name == "mbr50" }?.addresses == [Captured.cidr("10.99.50.1/24")].compactMap { $0 })
     }
 
-    @Test("routes: default, a subnet, and a bare address as a /32")
+    @Test("routes: default with its gateway, a subnet, and a bare address as a /32")
     func capturedRoutes() throws {
         let routes = try parseRoutes(json: Captured.ipRoute("host"))
         #expect(
             routes == [
-                Route(destination: nil, device: "veth-host"),
+                Route(destination: nil, device: "veth-host", gateway: "10.20.0.254"),
                 Route(destination: Captured.cidr("10.20.0.0/24"), device: "veth-host"),
                 Route(destination: Captured.cidr("10.30.0.0/24"), device: "veth-host"),
                 Route(destination: Captured.cidr("192.168.100.0/24"), device: "virbr10"),
