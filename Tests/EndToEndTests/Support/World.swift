@@ -203,16 +203,18 @@ final class World: @unchecked Sendable {
         return Lease(ip: values["ip"] ?? "", router: values["router"] ?? "", dns: values["dns"] ?? "")
     }
 
-    /// Starts a TCP listener in `namespace` that answers "NAME PEER" on each port; it is
-    /// ended by its pid when the world closes.
-    func serve(in namespace: String, as name: String, ports: [Int]) throws {
+    /// Starts a TCP listener in `namespace` that answers "NAME PEER" on each port, bound to
+    /// `address`, its /proc comm NAME; it is ended by its pid when the world closes.
+    @discardableResult
+    func serve(in namespace: String, as name: String, ports: [Int], address: String = "0.0.0.0") throws -> Int32 {
         let listener = try Background.start(
             ["ip", "netns", "exec", namespace, Self.python, Self.support.appendingPathComponent("net.py").path, "serve", name]
-                + ports.map(String.init))
+                + ports.map(String.init), environment: ["NET_BIND": address])
         host.onClose { listener.stop() }
         guard poll(tries: 200, every: 0.02, { listener.stdout.contains("ready") || !listener.isRunning }), listener.isRunning else {
             throw TestFailure("listener \(name) in \(namespace) did not start: \(listener.wait(seconds: 1)?.description ?? "")")
         }
+        return listener.pid
     }
 
     /// One TCP connection from `namespace`: the listener's answer ("NAME PEER"), or nil when
