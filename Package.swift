@@ -75,7 +75,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["MoatConfig", "MoatHost", "MoatTestSupport"],
             // Run from their place in the source tree (Environment.packageRoot), not bundled.
-            exclude: ["Support/udhcpc.sh", "Support/net.py"],
+            exclude: ["Support/udhcpc.sh", "Support/net.py", "Support/attack.py"],
             swiftSettings: strict
         ),
     ]
