@@ -236,15 +236,12 @@ extension EndToEnd {
                 let upstream = try lab.world.lookup("nas.lan", server: AttackLab.resolver, from: lab.host.namespace)
                 try #require(upstream?.contains(World.nas) == true, "the upstream tells the host: \(upstream ?? "no answer")")
                 let internet = try lab.world.lookup("www.example", server: AttackLab.labGateway, from: builder.namespace)
-                try #require(internet?.contains(World.internet) == true, "the forwarder works: \(internet ?? "no answer")")
+                try #require(internet?.contains(AttackLab.publicAnswer) == true, "the forwarder works: \(internet ?? "no answer")")
 
                 let nas = try lab.world.lookup("nas.lan", server: AttackLab.labGateway, from: builder.namespace)
                 #expect(nas?.contains(World.nas) != true, "the guest learnt the NAS's address: \(nas ?? "")")
-                // dnsmasq's own stop-dns-rebind counts the three documentation ranges (this world's
-                // internet) as private too, so it alone withholds this answer; its bogus-nxdomain
-                // with the block's prefixes does not (nor does it pass a forwarded AXFR).
                 let again = try lab.world.lookup("www.example", server: AttackLab.labGateway, from: builder.namespace)
-                #expect(again?.contains(World.internet) == true, "\(again ?? "no answer")")
+                #expect(again?.contains(AttackLab.publicAnswer) == true, "\(again ?? "no answer")")
             }
         }
 
@@ -259,7 +256,7 @@ extension EndToEnd {
                 let nas = try world.lookup("nas.lan", server: AttackLab.labGateway, from: builder.namespace)
                 #expect(nas?.contains(World.nas) == true, "\(nas ?? "no answer")")
                 let internet = try world.lookup("www.example", server: AttackLab.labGateway, from: builder.namespace)
-                #expect(internet?.contains(World.internet) == true, "\(internet ?? "no answer")")
+                #expect(internet?.contains(AttackLab.publicAnswer) == true, "\(internet ?? "no answer")")
             }
         }
     }

@@ -16,6 +16,10 @@ final class AttackLab: @unchecked Sendable {
     static let builderMAC = "52:54:00:77:00:10"
     static let sensor = "10.79.0.10"
     static let sensorMAC = "52:54:00:79:00:10"
+    /// What the upstream answers for `www.example`: a public address outside dnsmasq's
+    /// rebinding list (which counts the documentation ranges, this world's internet, as
+    /// private). Only ever an answer: no test sends a packet to it.
+    static let publicAnswer = "198.18.0.10"
     static let resolver = "203.0.113.53"
 
     /// The lab of the issue. `dns` is lab's `dns:` value, `holes` says whether the allow to
@@ -177,7 +181,7 @@ final class AttackLab: @unchecked Sendable {
             "dnsmasq", "--no-resolv", "--no-hosts", "--port", "53", "--listen-address", Self.resolver, "--bind-interfaces",
             "--pid-file=\(folder)/dnsmasq.pid", "--dhcp-leasefile=\(folder)/leases",
             // Local data only, so a name's missing AAAA is NODATA (not REFUSED, which fails nslookup).
-            "--local=/lan/", "--local=/example/", "--host-record=nas.lan,\(World.nas)", "--host-record=www.example,\(World.internet)",
+            "--local=/lan/", "--local=/example/", "--host-record=nas.lan,\(World.nas)", "--host-record=www.example,\(Self.publicAnswer)",
         ])
         host.onClose {
             // By the pid it wrote, and only if that pid is still this resolver.
@@ -188,7 +192,7 @@ final class AttackLab: @unchecked Sendable {
         }
         let answers = try poll(tries: 50, every: 0.1) {
             let ran = try Shell.run(["ip", "netns", "exec", host.namespace, "timeout", "3", "busybox", "nslookup", "www.example", Self.resolver])
-            return ran.stdout.contains(World.internet)
+            return ran.stdout.contains(Self.publicAnswer)
         }
         guard answers else { throw TestFailure("the upstream resolver at \(Self.resolver) does not answer") }
     }
