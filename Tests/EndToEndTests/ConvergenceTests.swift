@@ -39,13 +39,13 @@ extension EndToEnd {
                     let wrapper = wrappers.appendingPathComponent(program).path
                     let script = "#!/bin/sh\nprintf '%s\\n' \"\(program) $*\" >> \(log)\nexec \(real) \"$@\"\n"
                     #expect(
-                        FileManager.default.createFile(
+                        _ = FileManager.default.createFile(
                             atPath: wrapper, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]))
                 }
                 let path = wrappers.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
                 let snapshot = Snapshot.commands.map { $0.joined(separator: " ") }.sorted()
                 for command in [["plan", file], ["apply", file]] {
-                    FileManager.default.createFile(atPath: log, contents: nil)
+                    _ = FileManager.default.createFile(atPath: log, contents: nil)
                     let ran = try host.moat(command, environment: ["PATH": path])
                     #expect(ran.status == 0, "\(ran)")
                     // The test's own `ip netns exec` goes through the wrapper too.

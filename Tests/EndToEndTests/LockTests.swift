@@ -28,7 +28,7 @@ extension EndToEnd {
                 }
                 #expect(waits, "the third apply reached the lock")
                 #expect(first.isRunning)
-                FileManager.default.createFile(atPath: gate, contents: nil)
+                _ = FileManager.default.createFile(atPath: gate, contents: nil)
 
                 let firstDone = try #require(first.wait(seconds: 60))
                 #expect(firstDone.status == 0, "\(firstDone)")

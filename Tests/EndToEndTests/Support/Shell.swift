@@ -75,7 +75,7 @@ final class TemporaryFile {
     let path: String
     init() throws {
         path = NSTemporaryDirectory() + "moat-out-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let handle = FileHandle(forUpdatingAtPath: path) else { throw TestFailure("cannot create \(path)") }
         self.handle = handle
     }
