@@ -39,7 +39,7 @@ extension EndToEnd {
                     let wrapper = wrappers.appendingPathComponent(program).path
                     let script = "#!/bin/sh\nprintf '%s\\n' \"\(program) $*\" >> \(log)\nexec \(real) \"$@\"\n"
                     #expect(
-                        _ = FileManager.default.createFile(
+                        FileManager.default.createFile(
                             atPath: wrapper, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]))
                 }
                 let path = wrappers.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
