@@ -36,6 +36,21 @@ public struct HostState: Hashable, Sendable {
     }
 }
 
+extension HostState {
+    /// The host's IPv4 addresses, each with the device holding it (the first by name when
+    /// two devices hold one): the foreign devices' and moat's own.
+    public var localAddresses: [IPv4Address: String] {
+        var owners: [IPv4Address: String] = [:]
+        let devices =
+            foreignLinks.values.map { ($0.name, $0.addresses) }
+            + networks.values.filter(\.device.exists).map { ($0.device.name, $0.device.addresses) }
+        for (device, addresses) in devices.sorted(by: { $0.0 < $1.0 }) {
+            for address in addresses where owners[address.address] == nil { owners[address.address] = device }
+        }
+        return owners
+    }
+}
+
 /// One network on the host: its device, its own firewall chains and its dnsmasq.
 public struct NetworkState: Hashable, Sendable {
     public var name: String

@@ -130,16 +130,4 @@ public enum ConnectionCut {
             return allow.ports.contains { $0.low <= port && port <= $0.high }
         }
     }
-
-    /// The host's IPv4 addresses and the devices holding them, from a snapshot.
-    public static func localAddresses(of host: HostState) -> [IPv4Address: String] {
-        var local: [IPv4Address: String] = [:]
-        for link in host.foreignLinks.values {
-            for address in link.addresses { local[address.address] = link.name }
-        }
-        for network in host.networks.values where network.device.exists {
-            for address in network.device.addresses { local[address.address] = network.device.name }
-        }
-        return local
-    }
 }

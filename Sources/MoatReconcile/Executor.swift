@@ -51,7 +51,7 @@ struct Executor: Sendable {
         return ("cut the connections the new rules do not admit, of \(Self.names(networks))", { [system] host in
             let listing = try await system.runner.check(Conntrack.listCommand)
             let doomed = ConnectionCut.toCut(
-                Conntrack.parse(listing), config: config, tightened: tightened, local: ConnectionCut.localAddresses(of: host))
+                Conntrack.parse(listing), config: config, tightened: tightened, local: host.localAddresses)
             for connection in doomed {
                 let argv = connection.deleteArguments
                 let result = try await system.runner.run(argv, input: nil)

@@ -108,13 +108,7 @@ public enum SafetyRails {
     /// opens, so the entry has no effect. Addresses the file gives a network are left to
     /// the file's own check (`moat validate` warns about those).
     public static func warnings(config: Config, live: HostState) -> [String] {
-        var owners: [IPv4Address: String] = [:]
-        for link in live.foreignLinks.values.sorted(by: { $0.name < $1.name }) {
-            for address in link.addresses where owners[address.address] == nil { owners[address.address] = link.name }
-        }
-        for state in live.networks.values.sorted(by: { $0.name < $1.name }) where state.device.exists {
-            for address in state.device.addresses where owners[address.address] == nil { owners[address.address] = state.device.name }
-        }
+        let owners = live.localAddresses
         let declared = Set(config.networks.map(\.address.address))
         var warnings: [String] = []
         for network in config.networks {
