@@ -22,27 +22,37 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        // The host: its state as values, parsers of `ip -j` / `iptables-save`,
-        // rendering of desired state, and the one door to side effects (CommandRunner).
+        // The pure core: the host as values (devices, the firewall model, dnsmasq
+        // instances), the parsers of what the host prints, the rendering of the desired
+        // state, and diff, plan and status. No process, file or clock calls
+        // (CorePurityTests keeps it so).
+        .target(
+            name: "MoatCore",
+            dependencies: ["MoatConfig"],
+            swiftSettings: strict
+        ),
+        // The run path: the one seam to the host (HostSystem), the snapshot read through
+        // it, the executor, and apply/destroy with lock, journal, verification and rollback.
+        .target(
+            name: "MoatReconcile",
+            dependencies: ["MoatConfig", "MoatCore"],
+            swiftSettings: strict
+        ),
+        // The real host behind the seam: programs through swift-subprocess, files,
+        // sysctls, signals, flock, the clock.
         .target(
             name: "MoatHost",
             dependencies: [
-                "MoatConfig",
+                "MoatConfig", "MoatCore", "MoatReconcile",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),
-        // Diff, plan, execution with journal, lock and rollback.
-        .target(
-            name: "MoatReconcile",
-            dependencies: ["MoatConfig", "MoatHost"],
-            swiftSettings: strict
-        ),
         .executableTarget(
             name: "moat",
             dependencies: [
-                "MoatConfig", "MoatHost", "MoatReconcile",
+                "MoatConfig", "MoatCore", "MoatReconcile", "MoatHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -50,30 +60,31 @@ let package = Package(
         // What several test targets share (a line diff for golden comparisons).
         .target(
             name: "MoatTestSupport",
+            dependencies: ["MoatConfig", "MoatCore", "MoatReconcile"],
             path: "Tests/MoatTestSupport",
             swiftSettings: strict
         ),
         .testTarget(
             name: "MoatConfigTests",
-            dependencies: ["MoatConfig"],
+            dependencies: ["MoatConfig", "MoatHost"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "MoatHostTests",
-            dependencies: ["MoatConfig", "MoatHost", "MoatTestSupport"],
+            dependencies: ["MoatConfig", "MoatCore", "MoatReconcile", "MoatHost", "MoatTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "MoatReconcileTests",
-            dependencies: ["MoatConfig", "MoatHost", "MoatReconcile", "MoatTestSupport"],
+            dependencies: ["MoatConfig", "MoatCore", "MoatReconcile", "MoatHost", "MoatTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MoatConfig", "MoatHost", "MoatTestSupport"],
+            dependencies: ["MoatConfig", "MoatCore", "MoatReconcile", "MoatHost", "MoatTestSupport"],
             // Run from their place in the source tree (Environment.packageRoot), not bundled.
             exclude: ["Support/udhcpc.sh", "Support/net.py", "Support/attack.py"],
             swiftSettings: strict

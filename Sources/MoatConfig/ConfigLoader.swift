@@ -19,26 +19,10 @@ public struct ConfigCheck: Sendable {
 
 /// Reads moat files: size and encoding limits, YAML, every rule of the format, defaults.
 ///
-/// Everything but `check(path:)` / `load(path:)` is pure.
+/// Pure: the file itself is read by `check(path:)` (MoatHost), which hands the bytes here.
 public enum ConfigLoader {
     /// Real files are a few KiB; anything bigger than this is refused before parsing.
     public static let maxFileSize = 1 << 20
-
-    /// Reads and checks the file at `path`; I/O problems become diagnostics at line 0.
-    public static func check(path: String) -> ConfigCheck {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
-            return failure(file: path, "cannot read the file: \(reason)")
-        }
-        defer { try? handle.close() }
-        do {
-            // One byte past the limit tells "too big" apart without reading /dev/zero forever.
-            let data = try handle.read(upToCount: maxFileSize + 1) ?? Data()
-            return check(bytes: [UInt8](data), file: path)
-        } catch {
-            return failure(file: path, "cannot read the file: \(error.localizedDescription)")
-        }
-    }
 
     /// Checks raw bytes: refuses what is too big, not UTF-8, or holds NUL bytes.
     public static func check(bytes: [UInt8], file: String) -> ConfigCheck {
@@ -104,12 +88,8 @@ public enum ConfigLoader {
         try check(text: text, file: file).get()
     }
 
-    /// The config in the file at `path`, or a MoatError carrying every diagnostic.
-    public static func load(path: String) throws(MoatError) -> Config {
-        try check(path: path).get()
-    }
-
-    private static func failure(file: String, line: Int = 0, column: Int = 0, _ message: String) -> ConfigCheck {
+    /// A check that failed before any YAML was read: the file is unreadable, too big, or not text.
+    public static func failure(file: String, line: Int = 0, column: Int = 0, _ message: String) -> ConfigCheck {
         let diagnostic = Diagnostic(path: "", message: message, file: file, line: line, column: column)
         return ConfigCheck(file: file, source: "", config: nil, diagnostics: [diagnostic])
     }
@@ -162,6 +142,6 @@ extension ConfigCheck {
             "diagnostics": diagnostics.map(\.jsonObject),
             "networks": networks,
         ]
-        return DiagnosticPrinter.serialize(report)
+        return JSONText.write(report)
     }
 }

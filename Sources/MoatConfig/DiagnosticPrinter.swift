@@ -26,14 +26,7 @@ public enum DiagnosticPrinter {
 
     /// The diagnostics as a JSON array of `{column, file, line, message, path, severity}`.
     public static func json(_ diagnostics: [Diagnostic]) -> String {
-        serialize(diagnostics.map(\.jsonObject))
-    }
-
-    /// Sorted keys and no escaped slashes: stable output that diffs cleanly.
-    static func serialize(_ object: Any) -> String {
-        let options: JSONSerialization.WritingOptions = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
+        JSONText.write(diagnostics.map(\.jsonObject))
     }
 
     /// The source line made safe to print (control characters would drive the terminal;
@@ -67,13 +60,10 @@ public enum DiagnosticPrinter {
 
     private struct Style {
         var enabled: Bool
-        func bold(_ text: String) -> String { wrap(text, "1") }
-        func red(_ text: String) -> String { wrap(text, "1;31") }
-        func magenta(_ text: String) -> String { wrap(text, "1;35") }
-        func green(_ text: String) -> String { wrap(text, "1;32") }
-        private func wrap(_ text: String, _ code: String) -> String {
-            enabled && !text.isEmpty ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
-        }
+        func bold(_ text: String) -> String { ANSIColor.bold.paint(text, enabled: enabled) }
+        func red(_ text: String) -> String { ANSIColor.boldRed.paint(text, enabled: enabled) }
+        func magenta(_ text: String) -> String { ANSIColor.boldMagenta.paint(text, enabled: enabled) }
+        func green(_ text: String) -> String { ANSIColor.boldGreen.paint(text, enabled: enabled) }
     }
 }
 

@@ -1,12 +1,25 @@
 import Foundation
+import MoatCore
+import MoatReconcile
 import Subprocess
 import SystemPackage
 
 /// Runs real programs through swift-subprocess: found on PATH, never through a shell.
-public struct SystemRunner: CommandRunner {
-    public init() {}
-
+extension LocalSystem {
     public func run(_ argv: [String], input: String?) async throws -> CommandResult {
+        guard let namespace else { return try await Self.spawn(argv, input: input) }
+        var result = try await Self.spawn(["ip", "netns", "exec", namespace] + argv, input: input)
+        // `ip netns exec` reports a program it cannot find with its own status; give it the
+        // shell's 127 so callers see "not found" the same way with and without a namespace.
+        if result.status != 0, let program = argv.first,
+            result.stderr.contains("exec of \"\(program)\" failed: No such file or directory")
+        {
+            result.status = 127
+        }
+        return result
+    }
+
+    static func spawn(_ argv: [String], input: String?) async throws -> CommandResult {
         guard let program = argv.first else { throw CommandFailure(argv: argv, result: .init(status: 127, stderr: "empty command")) }
         let executable = Self.locate(program).map { Executable.path(FilePath($0)) } ?? .name(program)
         let arguments = Arguments(Array(argv.dropFirst()))
@@ -43,7 +56,7 @@ public struct SystemRunner: CommandRunner {
     /// `access`. Given a bare name, swift-subprocess tries to spawn it in every PATH
     /// directory in turn, one child process per miss (two per `ip` with Debian's root
     /// PATH, seven with this development machine's).
-    static func locate(_ program: String, searchPath: String? = nil) -> String? {
+    public static func locate(_ program: String, searchPath: String? = nil) -> String? {
         guard !program.contains("/") else { return program }
         return Dependencies.searchDirectories(searchPath).lazy.map { "\($0)/\(program)" }.first { candidate in
             var info = stat()

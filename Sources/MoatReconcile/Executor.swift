@@ -1,10 +1,6 @@
 import Foundation
 import MoatConfig
-import MoatHost
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import MoatCore
 
 /// One unit of work: what the journal records before it runs and progress shows.
 struct Unit: Sendable {
@@ -29,44 +25,40 @@ struct Executor: Sendable {
     let system: any HostSystem
     let paths: Paths
 
-    /// The units of every operation but those that run after verification (`cutUnit`).
-    func units(for plan: Plan) -> [Unit] {
-        let operations = plan.steps.flatMap(\.operations).filter { !$0.runsAfterVerify }
+    /// The units of `operations`, phase by phase. `host` is the host as last read: the
+    /// connection cut, which runs after verification, decides from the verified host's addresses.
+    func units(for operations: [MoatCore.Operation], host: HostState) -> [Unit] {
         let phases = Dictionary(grouping: operations, by: \.phase)
-        return phases.keys.sorted().flatMap { units(phase: phases[$0] ?? []) }
+        return phases.keys.sorted().flatMap { units(phase: phases[$0] ?? [], host: host) }
     }
 
-    /// The one unit that cuts connections for the plan's `cutConnections` operations, or nil:
-    /// lists the tracking table once, then deletes what the new rules would not admit, one
-    /// entry at a time. Its work takes the host as verified after the apply (its addresses).
-    func cutUnit(for plan: Plan) -> (title: String, work: @Sendable (HostState) async throws -> Void)? {
-        var networks: [String] = []
-        var config: Config?
-        for case .cutConnections(let network, let wanted) in plan.steps.flatMap(\.operations) {
-            networks.append(network)
-            config = wanted
-        }
-        guard let config else { return nil }
+    /// The one unit that cuts connections for `cuts` (network and config of each
+    /// `cutConnections`): lists the tracking table once, then deletes what the new rules
+    /// would not admit, one entry at a time.
+    func cutUnit(_ cuts: [(network: String, config: Config)], host: HostState) -> Unit? {
+        guard let config = cuts.last?.config else { return nil }
+        let networks = cuts.map(\.network)
         let tightened = Set(networks)
-        return ("cut the connections the new rules do not admit, of \(Self.names(networks))", { [system] host in
-            let listing = try await system.runner.check(Conntrack.listCommand)
+        return Unit(title: "cut the connections the new rules do not admit, of \(Self.names(networks))") { [system] in
+            let listing = try await system.check(Conntrack.listCommand)
             let doomed = ConnectionCut.toCut(
                 Conntrack.parse(listing), config: config, tightened: tightened, local: host.localAddresses)
             for connection in doomed {
                 let argv = connection.deleteArguments
-                let result = try await system.runner.run(argv, input: nil)
+                let result = try await system.run(argv, input: nil)
                 // Gone already (it ended or timed out since the listing): nothing to do.
                 if result.status == 1, result.stderr.contains(" 0 flow entries") { continue }
                 guard result.status == 0 else { throw CommandFailure(argv: argv, result: result) }
             }
-        })
+        }
     }
 
     /// The units of one phase: batched kinds become one unit, the others one unit each.
-    func units(phase operations: [Operation]) -> [Unit] {
+    func units(phase operations: [MoatCore.Operation], host: HostState) -> [Unit] {
         var units: [Unit] = []
         var links: [LinkCommand] = []
-        var firewall: [Operation] = []
+        var cuts: [(network: String, config: Config)] = []
+        var firewall: [MoatCore.Operation] = []
         var sysctls: [(device: String, key: String, value: String)] = []
         var removals: [String] = []
         var starts: [String] = []
@@ -75,6 +67,7 @@ struct Executor: Sendable {
         for operation in operations {
             switch operation {
             case .link(let command): links.append(command)
+            case .deleteBridge(let device): links.append(.delete(device))
             case .disableIPv6(let device, let on):
                 sysctls.append((device, "net/ipv6/conf/\(device)/disable_ipv6", on ? "1" : "0"))
             case .setARP(let device, let arp):
@@ -86,13 +79,12 @@ struct Executor: Sendable {
             case .stopDnsmasq(let network, let pid): stops.append((network, pid))
             case .writeInterfaceRecord(let network, let record):
                 units.append(Unit(title: "record interface \(record.device) as it is, for network \(network)") {
-                    let data = try JSONEncoder.sorted.encode(record)
-                    try system.write(paths.interfaceRecord(network), String(decoding: data, as: UTF8.self) + "\n")
+                    try system.write(paths.interfaceRecord(network), record.text)
                 })
             case .ipForward(let on, let recordPrevious):
                 units.append(Unit(title: "set net.ipv4.ip_forward=\(on ? 1 : 0)") {
-                    if recordPrevious, system.read(paths.ipForwardRecord) == nil {
-                        let current = system.read("/proc/sys/net/ipv4/ip_forward")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
+                    if recordPrevious, try system.read(paths.ipForwardRecord) == nil {
+                        let current = try system.read("/proc/sys/net/ipv4/ip_forward")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
                         try system.write(paths.ipForwardRecord, current + "\n")
                     }
                     try system.setSysctl("net/ipv4/ip_forward", on ? "1" : "0")
@@ -100,9 +92,8 @@ struct Executor: Sendable {
             case .writeDnsmasqFiles(let network, let instance): files.append((network, instance))
             case .startDnsmasq(let network): starts.append(network)
             case .reloadDnsmasq(let network, let pid):
-                units.append(Unit(title: "reload dnsmasq of \(network) (SIGHUP to pid \(pid))") { try system.signal(pid, SIGHUP) })
-            case .cutConnections:
-                break  // after verification: `cutUnit`
+                units.append(Unit(title: "reload dnsmasq of \(network) (SIGHUP to pid \(pid))") { try system.signal(pid, .hangUp) })
+            case .cutConnections(let network, let config): cuts.append((network, config))
             }
         }
         if !stops.isEmpty {
@@ -129,7 +120,7 @@ struct Executor: Sendable {
         if !links.isEmpty {
             let lines = links.enumerated().sorted { ($0.element.order, $0.offset) < ($1.element.order, $1.offset) }.map(\.element.batchLine)
             units.append(Unit(title: "ip -batch: \(count(lines.count, "device and address change"))") {
-                try await system.runner.check(["ip", "-batch", "-"], input: lines.joined(separator: "\n") + "\n")
+                try await system.check(["ip", "-batch", "-"], input: lines.joined(separator: "\n") + "\n")
             })
         }
         if !sysctls.isEmpty {
@@ -143,7 +134,7 @@ struct Executor: Sendable {
         if !firewall.isEmpty {
             let payload = Self.restorePayload(firewall)
             units.append(Unit(title: "iptables-restore --noflush: \(count(firewall.count, "chain change"))") {
-                try await system.runner.check(["iptables-restore", "--noflush"], input: payload)
+                try await system.check(["iptables-restore", "--noflush"], input: payload)
             })
         }
         if !removals.isEmpty {
@@ -152,11 +143,12 @@ struct Executor: Sendable {
                 for file in removals { try system.remove(file) }
             })
         }
+        if let cut = cutUnit(cuts, host: host) { units.append(cut) }
         return units
     }
 
     /// The plan's firewall operations as one transaction (see `FirewallText.restorePayload`).
-    static func restorePayload(_ operations: [Operation]) -> String {
+    static func restorePayload(_ operations: [MoatCore.Operation]) -> String {
         var write: [ChainID: [String]] = [:]
         var delete: Set<ChainID> = []
         var removeJumps: [ChainID: [String]] = [:]
@@ -192,7 +184,7 @@ struct Executor: Sendable {
                 group.addTask { [system, paths] in
                     do {
                         if let instance = files[network] { try writeFiles(network, instance) }
-                        try await system.runner.check(["dnsmasq", "--conf-file=\(paths.dnsmasqConfig(network))"])
+                        try await system.check(["dnsmasq", "--conf-file=\(paths.dnsmasqConfig(network))"])
                         return nil
                     } catch {
                         return "dnsmasq of \(network): \(error)"
@@ -217,11 +209,11 @@ struct Executor: Sendable {
     /// seconds.
     func stopDnsmasqs(_ pids: [Int32]) async throws {
         var left = pids.filter(system.isRunning)
-        for pid in left { try system.signal(pid, SIGTERM) }
+        for pid in left { try system.signal(pid, .terminate) }
         for attempt in 0..<500 {
             left = left.filter(system.isRunning)
             if left.isEmpty { return }
-            if attempt == 250 { for pid in left { try system.signal(pid, SIGKILL) } }
+            if attempt == 250 { for pid in left { try system.signal(pid, .kill) } }
             try await Task.sleep(for: .milliseconds(attempt < 10 ? 2 : 20))
         }
         throw MoatError("dnsmasq (pid \(left.map(String.init).joined(separator: ", "))) did not stop after SIGTERM and SIGKILL")
@@ -237,11 +229,3 @@ struct Executor: Sendable {
 }
 
 func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-}

@@ -1,97 +1,71 @@
 import Foundation
-import MoatConfig
-import MoatHost
+import MoatCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// Every side effect of the executor: commands through the runner, files, sysctls and
-/// signals. Injected so tests can record what would happen.
+/// The one door to the host: every program moat runs, every file it reads or writes, every
+/// sysctl, signal, lock, pid and clock reading goes through it. `MoatHost.LocalSystem` is the
+/// real host; the tests' `FakeHost` (MoatTestSupport) answers from memory and records.
+/// Everything above this protocol decides from values and can be tested without a host.
 public protocol HostSystem: Sendable {
-    var runner: any CommandRunner { get }
-    func read(_ path: String) -> String?
+    /// Runs a program: an argument vector found on PATH, optional standard input, never a shell.
+    func run(_ argv: [String], input: String?) async throws -> CommandResult
+
+    /// The file's content; nil when there is no such file (or the process whose /proc file it
+    /// is has gone). Any other failure throws.
+    func read(_ path: String) throws -> String?
+    /// The names in a directory, unsorted; empty when there is no such directory.
+    func list(_ directory: String) throws -> [String]
+    func exists(_ path: String) -> Bool
+    /// Where a symbolic link points (`socket:[1234]` for a /proc/PID/fd entry); nil when
+    /// there is no such link.
+    func readLink(_ path: String) throws -> String?
+    /// The permission bits of a file or folder; nil when there is none.
+    func permissions(_ path: String) -> UInt32?
+
     /// Replaces the file atomically, creating its folder.
     func write(_ path: String, _ contents: String) throws
-    /// Removes a file, or an empty folder.
+    /// Removes a file, or a folder only when it is empty (its other files are not moat's).
     func remove(_ path: String) throws
     /// Writes a value under /proc/sys (`net/ipv4/ip_forward`).
     func setSysctl(_ key: String, _ value: String) throws
-    func signal(_ pid: Int32, _ signal: Int32) throws
-    /// Whether the process exists and is not a zombie.
-    func isRunning(_ pid: Int32) -> Bool
+    /// Sends a signal; a process that is gone already is not an error.
+    func signal(_ pid: Int32, _ signal: ProcessSignal) throws
+
+    /// Takes the exclusive lock on `path`, waiting up to `timeout` seconds, and writes
+    /// `holder` into it; throws `.locked` (exit 75) naming the holder when it cannot. The
+    /// lock is held as long as the returned value lives (and dies with the process).
+    func lock(_ path: String, holder: String, timeout: Double) throws -> any HostLock
+
+    /// This process's pid.
+    var processID: Int32 { get }
+    /// The wall clock.
+    func now() -> Date
 }
 
-/// The real host.
-public struct LocalSystem: HostSystem {
-    public let runner: any CommandRunner
+/// A held lock; released when the last reference goes.
+public protocol HostLock: AnyObject, Sendable {}
 
-    public init(runner: any CommandRunner = SystemRunner()) { self.runner = runner }
+/// The signals moat sends.
+public enum ProcessSignal: Sendable {
+    /// SIGTERM: dnsmasq exits cleanly.
+    case terminate
+    /// SIGKILL: for a dnsmasq that did not exit on SIGTERM.
+    case kill
+    /// SIGHUP: dnsmasq re-reads its hosts files.
+    case hangUp
+}
 
-    public func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
-
-    public func write(_ path: String, _ contents: String) throws {
-        // A temporary file beside it, then rename: readers (dnsmasq on SIGHUP, the next
-        // moat) see the old file or the new one, never half of one. Plain POSIX calls:
-        // Foundation's atomic write took three times as long, which counts at 300 files.
-        let temporary = path + ".moat-new"
-        var fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 && errno == ENOENT {
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        }
-        guard fd >= 0 else { throw MoatError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        let bytes = Array(contents.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress?.advanced(by: written), bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw MoatError("cannot write \(path): \(reason)")
-            }
-            written += n
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw MoatError("cannot write \(path): \(reason)")
-        }
+extension HostSystem {
+    /// Runs and throws a `CommandFailure` (argv, status, stderr) unless it exits 0.
+    @discardableResult
+    public func check(_ argv: [String], input: String? = nil) async throws -> String {
+        let result = try await run(argv, input: input)
+        guard result.status == 0 else { throw CommandFailure(argv: argv, result: result) }
+        return result.stdout
     }
 
-    /// Removes a file, or a folder only when it is empty (a folder's other files are not
-    /// moat's to remove).
-    public func remove(_ path: String) throws {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return }
-        if isFolder.boolValue {
-            if (try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty == true { rmdir(path) }
-            return
-        }
-        try FileManager.default.removeItem(atPath: path)
-    }
-
-    public func setSysctl(_ key: String, _ value: String) throws {
-        let path = "/proc/sys/\(key)"
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw MoatError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { try? handle.close() }
-        try handle.write(contentsOf: Data("\(value)\n".utf8))
-    }
-
-    public func signal(_ pid: Int32, _ signal: Int32) throws {
-        guard kill(pid, signal) == 0 || errno == ESRCH else {
-            throw MoatError("cannot signal process \(pid): \(String(cString: strerror(errno)))")
-        }
-    }
-
+    /// Whether the process exists and is not a zombie (from `/proc/PID/stat`).
     public func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        guard let stat = (try? read("/proc/\(pid)/stat")) ?? nil, let close = stat.lastIndex(of: ")") else { return false }
         let state = stat[stat.index(after: close)...].split(separator: " ").first
         return state != "Z" && state != "X"
     }

@@ -1,81 +1,91 @@
 import Foundation
 import MoatConfig
-import MoatHost
+import MoatCore
 
-/// Runs `apply` and `destroy`: lock, journal, snapshot, diff, execute, verify, and on any
-/// failure a rollback, which is a plan towards the snapshot taken before.
+/// The one run path of `apply` and `destroy`, and the planning `plan` and `status` share:
+/// lock, journal, snapshot, diff, execute, verify, and on any failure a rollback, which is a
+/// plan towards the snapshot taken before. Commands read their arguments, call it and print.
 public struct Reconciler: Sendable {
     public let system: any HostSystem
     public let paths: Paths
-    /// Reads the live host (injected so tests can serve a recorded host).
-    public let snapshot: @Sendable () async throws -> HostState
     /// One line per unit of work, for stderr.
     public let progress: @Sendable (String) -> Void
-    /// The /proc files the safety rails read beyond the snapshot (who listens on a port a
-    /// new forward would take); read only when the plan has such a forward.
-    public let files: any HostFiles
 
-    public init(
-        system: any HostSystem, paths: Paths, snapshot: @escaping @Sendable () async throws -> HostState,
-        progress: @escaping @Sendable (String) -> Void, files: any HostFiles
-    ) {
+    public init(system: any HostSystem, paths: Paths, progress: @escaping @Sendable (String) -> Void) {
         self.system = system
         self.paths = paths
-        self.snapshot = snapshot
         self.progress = progress
-        self.files = files
     }
 
-    /// What moat recorded before changing what it does not own, for the networks on the host.
-    public func context(for live: HostState, restart: Set<String> = []) -> DiffContext {
-        var records: [String: InterfaceRecord] = [:]
-        for name in live.networks.keys {
-            guard let text = system.read(paths.interfaceRecord(name)),
-                let record = try? JSONDecoder().decode(InterfaceRecord.self, from: Data(text.utf8))
-            else { continue }
-            records[name] = record
+    /// What a run is for.
+    public enum Goal: Sendable {
+        /// Make the host match the file.
+        case apply(Config)
+        /// Remove these networks; nil: every network moat owns (`destroy --all`).
+        case destroy(Set<String>?)
+
+        var command: String {
+            if case .apply = self { "apply" } else { "destroy" }
         }
-        let forward = system.read(paths.ipForwardRecord)?.trimmingCharacters(in: .whitespacesAndNewlines)
-        return DiffContext(ipForwardRecord: forward.map { $0 == "1" }, interfaceRecords: records, restartDnsmasq: restart)
     }
 
-    /// dnsmasq re-reads its hosts files as an unprivileged user (and on SIGHUP), so every
-    /// folder above them must let others through; otherwise it silently serves no static
-    /// host. Checked before anything is touched.
-    public static func checkReachableByDnsmasq(_ stateDir: String) throws {
-        var folder = URL(fileURLWithPath: stateDir).standardizedFileURL
-        while true {
-            var info = stat()
-            if stat(folder.path, &info) == 0, info.st_mode & S_IXOTH == 0 {
-                throw MoatError(
-                    "the state dir \(stateDir) is inside \(folder.path), which others cannot enter (mode \(String(info.st_mode & 0o777, radix: 8))); dnsmasq reads its hosts files as an unprivileged user and would serve no static host. Allow it (chmod o+x \(folder.path)) or choose another --state-dir")
+    /// A planned run: the host it was planned against, the plan, and what the host should be
+    /// once it ran.
+    public struct PreparedRun: Sendable {
+        public var goal: Goal
+        public var before: HostState
+        public var plan: Plan
+        /// The networks the run removes when it destroys (fixed when planned, so the
+        /// verification judges the same set).
+        var leaving: Set<String>
+
+        /// The host this run makes of `live`: the file rendered with the host's resolvers, or
+        /// the host without the networks that leave.
+        func desired(_ live: HostState, paths: Paths) -> HostState {
+            switch goal {
+            case .apply(let config): DesiredState.render(config, paths: paths, upstream: live.resolvers)
+            case .destroy: live.without(networks: leaving)
             }
-            if folder.path == "/" { return }
-            folder.deleteLastPathComponent()
         }
     }
 
-    /// The host's resolvers, which nat networks' dnsmasq forwards to (named in its config
-    /// rather than followed in resolv.conf: see `DnsmasqConfig`).
-    public func upstreamResolvers() -> [String] {
-        DnsmasqConfig.upstream(resolvConf: system.read("/etc/resolv.conf") ?? "")
+    /// Reads the host (`Snapshot.read` through the seam).
+    public func snapshot() async throws -> HostState {
+        try await Snapshot.read(system, paths: paths)
     }
 
-    /// The plan that makes the host match `config`, or the conflicts and refusals of the
-    /// safety rails that stand in the way. The plan carries the rails' warnings.
-    public func plan(config: Config, live: HostState, restart: Set<String> = []) throws -> (desired: HostState, plan: Plan) {
-        let context = context(for: live, restart: restart)
+    // MARK: - Planning (pure but for the /proc reads of the port rail)
+
+    /// The plan that makes `live` match `config`, or the conflicts and refusals of the safety
+    /// rails that stand in the way. The plan carries the rails' warnings. After an
+    /// interrupted run it restarts the dnsmasqs that run touched, as `apply` will.
+    public func plan(config: Config, live: HostState) throws -> (desired: HostState, plan: Plan) {
+        let context = DiffContext(live)
         var problems = Conflicts.find(config: config, live: live)
         problems += SafetyRails.sharedInterfaces(config: config, live: live, records: context.interfaceRecords)
         problems += try takenPorts(config: config, live: live)
         guard problems.isEmpty else {
             throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
-        let desired = DesiredState.render(config, paths: paths, upstream: upstreamResolvers())
+        let desired = DesiredState.render(config, paths: paths, upstream: live.resolvers)
         var plan = Diff.plan(desired: desired, live: live, context: context, paths: paths)
         plan.steps += ConnectionCut.steps(config: config, desired: desired, live: live)
         plan.warnings = SafetyRails.warnings(config: config, live: live)
         return (desired, plan)
+    }
+
+    /// The run `goal` needs on `live`.
+    public func prepare(_ goal: Goal, live: HostState) throws -> PreparedRun {
+        switch goal {
+        case .apply(let config):
+            return PreparedRun(goal: goal, before: live, plan: try plan(config: config, live: live).plan, leaving: [])
+        case .destroy(let declared):
+            let leaving = declared ?? Set(live.networks.keys)
+            var context = DiffContext(live, leaving: declared == nil ? "moat destroy --all" : "moat destroy")
+            context.restartDnsmasq = []  // what leaves is stopped, not restarted
+            let plan = Diff.plan(desired: live.without(networks: leaving), live: live, context: context, paths: paths)
+            return PreparedRun(goal: goal, before: live, plan: plan, leaving: leaving)
+        }
     }
 
     /// Rail B: the new or changed forwards over a port a host process listens on. Reads /proc
@@ -83,34 +93,58 @@ public struct Reconciler: Sendable {
     func takenPorts(config: Config, live: HostState) throws -> [String] {
         let forwards = SafetyRails.newForwards(config: config, live: live)
         guard !forwards.isEmpty else { return [] }
-        let listeners = try Listeners.read(ports: Set(forwards.map(\.port)), files: files)
+        let listeners = try Listeners.read(ports: Set(forwards.map(\.port)), system: system)
         let ownPids = Set(live.networks.values.compactMap { $0.dnsmasq?.pid })
         return SafetyRails.takenPorts(forwards, listeners: listeners, ownPids: ownPids)
     }
 
-    /// Finds a journal left by an interrupted run: says so, and names the networks whose
-    /// dnsmasq must restart to be sure it runs what its files say.
-    public func recoverJournal() -> Set<String> {
-        guard let journal = Journal.load(from: system, paths: paths) else { return [] }
-        progress("moat: " + journal.interruptedMessage)
-        return Set(journal.dnsmasqNetworks)
+    // MARK: - Running
+
+    /// Runs `goal`: checks the programs it needs, takes the lock (naming `holder` to a second
+    /// moat), says so if the last run was interrupted, reads the host, plans, lets `show` print
+    /// the plan, and executes it (nothing when it is empty, but clearing a stale journal).
+    /// Returns the run as planned.
+    public func run(_ goal: Goal, holder: String, lockTimeout: Double, show: (PreparedRun) -> Void) async throws -> PreparedRun {
+        try Dependencies.check(Dependencies.always, system: system)
+        if case .apply = goal { try checkReachableByDnsmasq(paths.stateDir) }
+        let lock = try system.lock(paths.lockFile, holder: holder, timeout: lockTimeout)
+        defer { withExtendedLifetime(lock) {} }
+        let live = try await snapshot()
+        if live.records.journalInterrupted, let journal = live.records.journal {
+            progress("moat: " + journal.interruptedMessage)
+        }
+        let run = try prepare(goal, live: live)
+        show(run)
+        if run.plan.isEmpty {
+            try system.remove(paths.journal)
+            return run
+        }
+        if run.plan.steps.flatMap(\.operations).contains(where: { $0.phase == .cutConnections }) {
+            try Dependencies.check(["conntrack"], system: system)
+        }
+        try await execute(run)
+        return run
     }
 
-    /// Executes `plan` under the journal; verifies that `desired(after)` has nothing left to
-    /// do; on failure rolls back to `before` and throws (exit 1, or 3 if the rollback failed).
-    /// What cannot be undone (cutting connections) runs only then, journaled too; its failure
-    /// is an error (exit 1) with the rules left applied.
-    public func execute(_ plan: Plan, command: String, before: HostState, desired: @escaping @Sendable (HostState) -> HostState) async throws {
+    /// Executes the run's plan under the journal and verifies that nothing is left to do but
+    /// what runs after verification; on failure rolls back to `before` and throws (exit 1, or
+    /// 3 if the rollback failed). What cannot be undone (deleting bridges, removing files,
+    /// cutting connections) runs only then, journaled too; its failure is an error (exit 1)
+    /// with the verified changes left applied.
+    func execute(_ run: PreparedRun) async throws {
+        let command = run.goal.command
         let executor = Executor(system: system, paths: paths)
-        let units = executor.units(for: plan)
-        let last = executor.cutUnit(for: plan)
-        var verified = before
-        let total = units.count + (last == nil ? 0 : 1)
+        let operations = run.plan.steps.flatMap(\.operations)
+        let units = executor.units(for: operations.filter { !$0.phase.runsAfterVerify }, host: run.before)
+        let later = operations.filter(\.phase.runsAfterVerify)
+        let laterTitles = executor.units(for: later, host: run.before).map(\.title)
+        let total = units.count + laterTitles.count
         var journal = Journal(
-            command: command, pid: getpid(), started: ISO8601DateFormatter().string(from: Date()),
-            units: units.map(\.title) + (last.map { [$0.title] } ?? []),
-            dnsmasqNetworks: Array(Set(plan.steps.flatMap(\.operations).compactMap(\.dnsmasqNetwork))).sorted())
+            command: command, pid: system.processID, started: ISO8601DateFormatter().string(from: system.now()),
+            units: units.map(\.title) + laterTitles,
+            dnsmasqNetworks: Array(Set(operations.compactMap(\.dnsmasqNetwork))).sorted())
         var done: [String] = []
+        let verified: HostState
         do {
             for (index, unit) in units.enumerated() {
                 journal.completed = index
@@ -122,85 +156,88 @@ public struct Reconciler: Sendable {
             journal.completed = units.count
             try journal.save(to: system, paths: paths)
             let after = try await snapshot()
-            let left = Diff.plan(desired: desired(after), live: after, context: context(for: after), paths: paths)
-            guard left.isEmpty else {
-                throw MoatError("verification failed: after \(command), the host still differs from the file:\n" + left.humanText(color: false))
+            let left = Diff.plan(desired: run.desired(after, paths: paths), live: after, context: DiffContext(after), paths: paths)
+            let unfinished = left.steps.filter { step in step.operations.contains { !$0.phase.runsAfterVerify } }
+            guard unfinished.isEmpty else {
+                throw MoatError(
+                    "verification failed: after \(command), the host still differs from the file:\n"
+                        + left.humanText(color: false))
             }
             verified = after
         } catch {
             let cause = "\(error)"
             progress("moat: \(command) failed: \(cause)")
             progress("moat: rolling back \(done.count) completed step\(done.count == 1 ? "" : "s")")
-            try await rollBack(to: before, command: command, cause: cause, done: done)
+            try await rollBack(to: run.before, command: command, cause: cause, done: done)
         }
-        if let last {
-            progress("[\(total)/\(total)] \(last.title)")
+        for (index, unit) in executor.units(for: later, host: verified).enumerated() {
+            journal.completed = units.count + index
+            try journal.save(to: system, paths: paths)
+            progress("[\(units.count + index + 1)/\(total)] \(unit.title)")
             do {
-                try await last.work(verified)
+                try await unit.work()
             } catch {
                 try? system.remove(paths.journal)
                 throw MoatError(
-                    "\(command) applied and verified the new rules, but could not \(last.title): \(error)\nthe connections the rules no longer admit may still be open; list them with `conntrack -L`")
+                    "\(command) applied and verified the changes, but could not \(unit.title): \(error)"
+                        + (unit.title.hasPrefix("cut") ? "\nthe connections the rules no longer admit may still be open; list them with `conntrack -L`" : "")
+                        + "\nrun `moat \(command)` again to finish")
             }
-            journal.completed = total
-            try journal.save(to: system, paths: paths)
         }
         try system.remove(paths.journal)
     }
 
+    /// Undoes a failed run: a plan from the host as it is now towards `before`, every phase
+    /// at once (nothing is deferred: it is the way back). Throws exit 1 naming what was undone,
+    /// or exit 3 naming what still differs from before, read from the host afresh.
     func rollBack(to before: HostState, command: String, cause: String, done: [String]) async throws -> Never {
         let executor = Executor(system: system, paths: paths)
-        var left = "unknown: the host could not be read"
         do {
             let now = try await snapshot()
-            let back = Diff.plan(desired: before, live: now, context: context(for: now), paths: paths)
-            for unit in executor.units(for: back) {
+            let back = Diff.plan(desired: before, live: now, context: DiffContext(now), paths: paths)
+            for unit in executor.units(for: back.steps.flatMap(\.operations), host: now) {
                 progress("[rollback] \(unit.title)")
                 try await unit.work()
             }
             let after = try await snapshot()
-            let remaining = Diff.plan(desired: before, live: after, context: context(for: after), paths: paths)
-            guard remaining.isEmpty else {
-                left = remaining.humanText(color: false)
+            if !Diff.plan(desired: before, live: after, context: DiffContext(after), paths: paths).isEmpty {
                 throw MoatError("the host still differs from before")
             }
         } catch {
             throw MoatError(
                 .rollbackFailed,
-                "\(command) failed: \(cause)\nthe rollback failed too: \(error)\nstate unknown; what differs from before the \(command):\n\(left)\nrun `moat apply` or `moat destroy --all` to converge")
+                "\(command) failed: \(cause)\nthe rollback failed too: \(error)\nwhat differs from before the \(command):\n"
+                    + (await differences(from: before))
+                    + "run `moat apply` or `moat destroy --all` to converge")
         }
         try? system.remove(paths.journal)
         let undone = done.isEmpty ? "nothing had been changed" : "undid: " + done.reversed().joined(separator: "; ")
         throw MoatError("\(command) failed: \(cause)\nrolled back (\(undone)); the host is as it was before")
     }
-}
 
-extension HostState {
-    /// The host with `networks` gone: their chains, their rules in shared chains (known by
-    /// their comment), shared chains left empty and the jumps to them.
-    public func without(networks removed: Set<String>) -> HostState {
-        var state = self
-        state.networks = networks.filter { !removed.contains($0.key) }
-        // With no network left, no shared chain serves anything, whatever its rules say.
-        if state.networks.isEmpty {
-            state.sharedChains = [:]
-            state.jumps = [:]
-            return state
+    /// What a fresh read of the host shows to differ from `before`, as plan lines.
+    func differences(from before: HostState) async -> String {
+        do {
+            let now = try await snapshot()
+            let back = Diff.plan(desired: before, live: now, context: DiffContext(now), paths: paths)
+            return back.isEmpty ? "nothing: the host reads as it was before\n" : back.humanText(color: false)
+        } catch {
+            return "unknown: the host could not be read: \(error)\n"
         }
-        var shared: [ChainID: [String]] = [:]
-        for (chain, rules) in sharedChains {
-            let kept = rules.filter { rule in !removed.contains(where: { rule.contains("--comment \"\(Mark.of(network: $0))\"") }) }
-            if !kept.isEmpty { shared[chain] = kept }
-        }
-        state.sharedChains = shared
-        var jumps: [ChainID: [String]] = [:]
-        for (builtin, rules) in self.jumps {
-            let kept = rules.filter { rule in
-                shared.keys.contains { $0.table == builtin.table && rule.hasSuffix("-j \($0.name)") }
+    }
+
+    /// dnsmasq re-reads its hosts files as an unprivileged user (and on SIGHUP), so every
+    /// folder above them must let others through; otherwise it silently serves no static
+    /// host. Checked before anything is touched.
+    func checkReachableByDnsmasq(_ stateDir: String) throws {
+        var folder = URL(fileURLWithPath: stateDir).standardizedFileURL
+        while true {
+            if let mode = system.permissions(folder.path), mode & 0o001 == 0 {
+                throw MoatError(
+                    "the state dir \(stateDir) is inside \(folder.path), which others cannot enter (mode \(String(mode & 0o777, radix: 8))); dnsmasq reads its hosts files as an unprivileged user and would serve no static host. Allow it (chmod o+x \(folder.path)) or choose another --state-dir")
             }
-            if !kept.isEmpty { jumps[builtin] = kept }
+            if folder.path == "/" { return }
+            folder.deleteLastPathComponent()
         }
-        state.jumps = jumps
-        return state
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import MoatHost
+import MoatCore
 import MoatReconcile
 
 struct ApplyCommand: AsyncParsableCommand {
@@ -16,27 +16,18 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try Dependencies.check(Dependencies.always)
             let config = try options.loadConfig()
-            let paths = options.paths
-            try Reconciler.checkReachableByDnsmasq(paths.stateDir)
-            let lock = try HostLock.acquire(path: paths.lockFile, command: "apply \(options.file)", timeout: lockTimeout)
-            defer { withExtendedLifetime(lock) {} }
-            let reconciler = options.reconciler()
-            let restart = reconciler.recoverJournal()
-            let live = try await reconciler.snapshot()
-            let (desired, plan) = try reconciler.plan(config: config, live: live, restart: restart)
-            printWarnings(of: plan)
-            if plan.isEmpty {
-                try reconciler.system.remove(paths.journal)
-                print(json ? plan.json(applied: true) : "No changes. The host matches the file; nothing was touched.")
-                return
+            let run = try await options.reconciler().run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
+                printWarnings(of: run.plan)
+                if !json && !run.plan.isEmpty { print(run.plan.humanText(color: Terminal.standardOutput.color)) }
             }
-            if plan.steps.flatMap(\.operations).contains(where: \.runsAfterVerify) { try Dependencies.check(["conntrack"]) }
-            if !json { print(plan.humanText(color: Terminal.standardOutput.color)) }
-            try await reconciler.execute(plan, command: "apply", before: live, desired: { _ in desired })
+            let plan = run.plan
             let s = plan.summary
-            print(json ? plan.json(applied: true) : "Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed.")
+            if json {
+                print(plan.json(applied: true))
+            } else {
+                print(plan.isEmpty ? "No changes. The host matches the file; nothing was touched." : "Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed.")
+            }
         }
     }
 }

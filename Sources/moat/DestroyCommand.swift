@@ -1,5 +1,5 @@
 import ArgumentParser
-import MoatHost
+import MoatCore
 import MoatReconcile
 
 struct DestroyCommand: AsyncParsableCommand {
@@ -16,27 +16,16 @@ struct DestroyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try Dependencies.check(Dependencies.always)
             let declared = all ? nil : Set(try options.loadConfig().networks.map(\.name))
-            let paths = options.paths
-            let lock = try HostLock.acquire(path: paths.lockFile, command: "destroy \(all ? "--all" : options.file)", timeout: lockTimeout)
-            defer { withExtendedLifetime(lock) {} }
-            let reconciler = options.reconciler()
-            _ = reconciler.recoverJournal()
-            let live = try await reconciler.snapshot()
-            let leaving = declared ?? Set(live.networks.keys)
-            let desired = live.without(networks: leaving)
-            var context = reconciler.context(for: live)
-            context.leaving = all ? "moat destroy --all" : "moat destroy"
-            let plan = Diff.plan(desired: desired, live: live, context: context, paths: paths)
-            if plan.isEmpty {
-                try reconciler.system.remove(paths.journal)
-                print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")
-                return
+            let holder = "destroy \(all ? "--all" : options.file)"
+            let run = try await options.reconciler().run(.destroy(declared), holder: holder, lockTimeout: lockTimeout) { run in
+                if !run.plan.isEmpty { print(run.plan.humanText(color: Terminal.standardOutput.color)) }
             }
-            print(plan.humanText(color: Terminal.standardOutput.color))
-            try await reconciler.execute(plan, command: "destroy", before: live, desired: { $0.without(networks: leaving) })
-            print("Destroy complete: \(plan.summary.destroy) destroyed.")
+            if run.plan.isEmpty {
+                print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")
+            } else {
+                print("Destroy complete: \(run.plan.summary.destroy) destroyed.")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MoatConfig
+import MoatCore
 import MoatHost
 import MoatReconcile
 
@@ -32,12 +33,8 @@ struct HostOptions: ParsableArguments {
         return try check.get()
     }
 
-    func reconciler(runner: some CommandRunner = SystemRunner()) -> Reconciler {
-        let paths = self.paths
-        return Reconciler(
-            system: LocalSystem(runner: runner), paths: paths,
-            snapshot: { try await Snapshot.read(runner: runner, paths: paths) },
-            progress: { Terminal.standardError.write($0) }, files: SystemFiles())
+    func reconciler() -> Reconciler {
+        Reconciler(system: LocalSystem(), paths: paths, progress: { Terminal.standardError.write($0) })
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import MoatHost
+import MoatCore
 import MoatReconcile
 
 struct PlanCommand: AsyncParsableCommand {
@@ -17,9 +17,9 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         var pending = false
         try await reportingErrors {
-            try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"])
-            let config = try options.loadConfig()
             let reconciler = options.reconciler()
+            try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
+            let config = try options.loadConfig()
             let live = try await reconciler.snapshot()
             let plan = try reconciler.plan(config: config, live: live).plan
             printWarnings(of: plan)

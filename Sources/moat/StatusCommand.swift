@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import MoatConfig
-import MoatHost
+import MoatCore
 import MoatReconcile
 
 /// `moat status [FILE] [--json] [--leases]`: every moat network on the host, read live; with
@@ -28,36 +28,24 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try Dependencies.check(["ip", "iptables-save"])
+            let reconciler = options.reconciler()
+            try Dependencies.check(["ip", "iptables-save"], system: reconciler.system)
             // The default file is optional here: status is for any host moat has touched.
             let fileGiven = options.file != Config.defaultPath || FileManager.default.fileExists(atPath: options.file)
             let config = fileGiven ? try options.loadConfig() : nil
             let paths = options.paths
-            let reconciler = options.reconciler()
             let live = try await reconciler.snapshot()
             let names = Set(live.networks.keys).union(config?.networks.map(\.name) ?? [])
-            let found = try Status.readFiles(networks: names.sorted(), paths: paths, files: SystemFiles())
-            let now = Int(Date().timeIntervalSince1970)
+            let found = try Status.readFiles(networks: names.sorted(), paths: paths, system: reconciler.system)
+            let now = Int(reconciler.system.now().timeIntervalSince1970)
             let report = Status.report(
-                live: live, config: config, file: fileGiven ? options.file : nil, paths: paths, upstream: reconciler.upstreamResolvers(),
-                context: reconciler.context(for: live), leases: found.leases, pidFiles: found.pidFiles, now: now,
-                journal: journalNote(reconciler))
+                live: live, config: config, file: fileGiven ? options.file : nil, paths: paths, leases: found.leases,
+                pidFiles: found.pidFiles, now: now)
             if json {
                 print(report.json(leases: leases), terminator: "")
             } else {
                 print(report.humanText(color: Terminal.standardOutput.color, leases: leases, now: now), terminator: "")
             }
         }
-    }
-
-    /// What a journal left in the run dir means: a run in progress, or one that was interrupted.
-    func journalNote(_ reconciler: Reconciler) -> String? {
-        guard let journal = Journal.load(from: reconciler.system, paths: reconciler.paths) else { return nil }
-        let progress = "\(journal.completed) of \(journal.units.count) steps done"
-        if reconciler.system.isRunning(journal.pid) {
-            return "`moat \(journal.command)` (pid \(journal.pid)) is running: \(progress); this status may show it half-way"
-        }
-        return "`moat \(journal.command)` (pid \(journal.pid), started \(journal.started)) was interrupted after \(progress); "
-            + "the next `moat apply` or `moat destroy` converges"
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MoatConfig
+import MoatHost
 
 /// `moat validate [FILE] [--json]`: the file's syntax and every rule, offline. No root,
 /// nothing on the host read but FILE.

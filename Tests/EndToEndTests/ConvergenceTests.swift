@@ -1,5 +1,7 @@
 import Foundation
+import MoatCore
 import MoatHost
+import MoatReconcile
 import Testing
 
 extension EndToEnd {

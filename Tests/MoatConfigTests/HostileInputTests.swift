@@ -1,5 +1,6 @@
 import Foundation
 import MoatConfig
+import MoatHost
 import Testing
 
 /// Files built to hurt a parser: each must come back as an error diagnostic, without a

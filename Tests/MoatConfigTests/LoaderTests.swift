@@ -1,5 +1,6 @@
 import Foundation
 import MoatConfig
+import MoatHost
 import Testing
 
 @Suite("Loading a file")

@@ -1,7 +1,10 @@
 import MoatConfig
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 @Suite("Parsing dnsmasq's lease file")
 struct LeasesTests {

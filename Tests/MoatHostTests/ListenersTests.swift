@@ -1,8 +1,11 @@
 import Foundation
 import MoatConfig
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 @Suite("Reading who listens on the host's ports (/proc/net and /proc/PID/fd)")
 struct ListenersTests {
@@ -72,22 +75,22 @@ struct ListenersTests {
         #expect(Listeners.formatIPv6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]) == "2001:db8:0:1::1")
     }
 
-    func host(sshdHolds inode: String = "240847") throws -> MemoryFiles {
-        var files = MemoryFiles()
-        for table in ["tcp", "tcp6", "udp", "udp6"] { files.files["/proc/net/\(table)"] = try Self.captured(table) }
-        files.files["/proc/812/comm"] = "sshd\n"
-        files.links["/proc/812/fd/0"] = "/dev/null"
-        files.links["/proc/812/fd/3"] = "socket:[\(inode)]"
-        files.links["/proc/812/fd/4"] = "socket:[240851]"
-        files.files["/proc/900/comm"] = "dnsmasq\n"
-        files.links["/proc/900/fd/5"] = "socket:[240855]"
-        files.files["/proc/self/comm"] = "moat\n"
-        return files
+    func host(sshdHolds inode: String = "240847") throws -> FakeHost {
+        var files: [String: String] = [:]
+        for table in ["tcp", "tcp6", "udp", "udp6"] { files["/proc/net/\(table)"] = try Self.captured(table) }
+        files["/proc/812/comm"] = "sshd\n"
+        files["/proc/900/comm"] = "dnsmasq\n"
+        files["/proc/self/comm"] = "moat\n"
+        let links = [
+            "/proc/812/fd/0": "/dev/null", "/proc/812/fd/3": "socket:[\(inode)]", "/proc/812/fd/4": "socket:[240851]",
+            "/proc/900/fd/5": "socket:[240855]",
+        ]
+        return FakeHost(files: files, links: links)
     }
 
     @Test("the listeners on the asked ports, loopback left out, with the processes holding them")
     func read() throws {
-        let found = try Listeners.read(ports: [.init(.tcp, 22), .init(.tcp, 5432), .init(.udp, 67), .init(.tcp, 8080)], files: host())
+        let found = try Listeners.read(ports: [.init(.tcp, 22), .init(.tcp, 5432), .init(.udp, 67), .init(.tcp, 8080)], system: host())
         let text = found.map { "\($0.socket.proto) \($0.socket) \($0.holders.map(\.description))" }
         #expect(
             text == [
@@ -98,33 +101,8 @@ struct ListenersTests {
 
     @Test("no listener on the asked ports: no process is scanned")
     func noScan() throws {
-        let files = try host()
-        let recording = Recording(files)
-        #expect(try Listeners.read(ports: [.init(.tcp, 2222)], files: recording).isEmpty)
-        #expect(recording.paths.value == ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"])
-    }
-
-    final class Box<T>: @unchecked Sendable {
-        var value: T
-        init(_ value: T) { self.value = value }
-    }
-
-    struct Recording: HostFiles {
-        let files: MemoryFiles
-        let paths = Box<[String]>([])
-        init(_ files: MemoryFiles) { self.files = files }
-        func read(_ path: String) throws -> String? {
-            paths.value.append(path)
-            return try files.read(path)
-        }
-        func list(_ directory: String) throws -> [String] {
-            paths.value.append(directory)
-            return try files.list(directory)
-        }
-        func exists(_ path: String) -> Bool { files.exists(path) }
-        func readLink(_ path: String) throws -> String? {
-            paths.value.append(path)
-            return try files.readLink(path)
-        }
+        let recording = try host()
+        #expect(try Listeners.read(ports: [.init(.tcp, 2222)], system: recording).isEmpty)
+        #expect(recording.reads == ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"])
     }
 }

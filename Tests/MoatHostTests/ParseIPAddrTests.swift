@@ -1,8 +1,11 @@
 import Foundation
 import MoatConfig
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 /// Real output captured by `Fixtures/captured/capture.sh` (iproute2 6.1, iptables 1.8.9 nft).
 enum Captured {

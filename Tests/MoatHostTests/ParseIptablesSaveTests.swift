@@ -1,6 +1,9 @@
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 @Suite("Parsing `iptables-save`")
 struct ParseIptablesSaveTests {

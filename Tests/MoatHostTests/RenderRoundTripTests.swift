@@ -1,9 +1,11 @@
 import Foundation
 import MoatConfig
-import MoatTestSupport
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,10 @@
 import MoatConfig
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 /// The pure half of the snapshot: facts in, ownership decided, `HostState` out.
 @Suite("Assembling a snapshot from facts")

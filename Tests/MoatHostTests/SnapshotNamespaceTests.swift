@@ -1,19 +1,22 @@
 import Foundation
 import MoatConfig
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
 /// Root only: reads real namespaces this test makes, never the machine's own.
 /// Whether this process may make namespaces and has the programs a snapshot runs.
 private let canMakeNamespaces: Bool =
-    geteuid() == 0 && (try? Dependencies.check(["ip", "iptables", "iptables-save"])) != nil
+    geteuid() == 0 && (try? Dependencies.check(["ip", "iptables", "iptables-save"], system: LocalSystem())) != nil
 
 @Suite("Reading a real network namespace", .enabled(if: canMakeNamespaces))
 struct SnapshotNamespaceTests {
     /// Runs `body` with a fresh namespace, deleted afterwards whatever happens.
     func withNamespace(_ body: (String) async throws -> Void) async throws {
-        let runner = SystemRunner()
+        let runner = LocalSystem()
         let namespace = "moat-snap-\(UInt32.random(in: 0...UInt32.max))"
         try await runner.check(["ip", "netns", "add", namespace])
         do {
@@ -34,7 +37,7 @@ struct SnapshotNamespaceTests {
     @Test("an empty namespace is an empty state: no networks, no chains, no jumps, no routes")
     func emptyNamespace() async throws {
         try await withNamespace { namespace in
-            let state = try await Snapshot.read(runner: NamespacedRunner(namespace: namespace), paths: try temporaryPaths())
+            let state = try await Snapshot.read(LocalSystem(namespace: namespace), paths: try temporaryPaths())
             #expect(state.networks.isEmpty)
             #expect(state.sharedChains.isEmpty)
             #expect(state.jumps.isEmpty)
@@ -46,7 +49,7 @@ struct SnapshotNamespaceTests {
     @Test("a marked bridge and moat's chains in a namespace are found; a foreign bridge is not moat's")
     func markedBridge() async throws {
         try await withNamespace { namespace in
-            let inside = NamespacedRunner(namespace: namespace)
+            let inside = LocalSystem(namespace: namespace)
             for argv in [
                 ["ip", "link", "add", "virbr10", "type", "bridge"], ["ip", "link", "set", "virbr10", "alias", "moat:lab"],
                 ["ip", "addr", "add", "192.168.100.1/24", "dev", "virbr10"], ["ip", "link", "set", "virbr10", "up"],
@@ -57,7 +60,7 @@ struct SnapshotNamespaceTests {
             ] {
                 try await inside.check(argv)
             }
-            let state = try await Snapshot.read(runner: inside, paths: try temporaryPaths())
+            let state = try await Snapshot.read(inside, paths: try temporaryPaths())
             #expect(Array(state.networks.keys) == ["lab"])
             #expect(state.networks["lab"]?.device.owned == true)
             #expect(state.networks["lab"]?.device.addresses == [IPv4CIDR("192.168.100.1/24")].compactMap { $0 })
@@ -71,7 +74,7 @@ struct SnapshotNamespaceTests {
     @Test("a program missing inside a namespace is reported as not found")
     func missingInsideNamespace() async throws {
         try await withNamespace { namespace in
-            let result = try await NamespacedRunner(namespace: namespace).run(["moat-no-such-program"], input: nil)
+            let result = try await LocalSystem(namespace: namespace).run(["moat-no-such-program"], input: nil)
             #expect(result.status == 127)
         }
     }

@@ -1,59 +1,24 @@
 import Foundation
 import MoatConfig
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
-@testable import MoatHost
 
-/// A runner that answers from a table and records every argv it was asked to run.
-actor RecordingRunner: CommandRunner {
-    private(set) var commands: [[String]] = []
-    private let answer: @Sendable ([String]) -> CommandResult
-
-    init(answer: @escaping @Sendable ([String]) -> CommandResult) {
-        self.answer = answer
-    }
-
-    /// Answers the snapshot's three commands with a captured fixture.
-    init(fixture: String) throws {
-        let addr = try Captured.ipAddr(fixture)
-        let route = try Captured.ipRoute(fixture)
-        let save = try Captured.iptablesSave(fixture)
-        self.init { argv in
-            switch argv {
-            case Snapshot.ipAddrCommand: CommandResult(status: 0, stdout: addr)
-            case Snapshot.ipRouteCommand: CommandResult(status: 0, stdout: route)
-            case Snapshot.iptablesSaveCommand: CommandResult(status: 0, stdout: save)
-            default: CommandResult(status: 1, stderr: "unexpected command \(argv)")
-            }
+/// The snapshot's three commands answered with a captured fixture; any other command fails.
+func answering(fixture: String) throws -> @Sendable ([String], String?) throws -> CommandResult {
+    let addr = try Captured.ipAddr(fixture)
+    let route = try Captured.ipRoute(fixture)
+    let save = try Captured.iptablesSave(fixture)
+    return { argv, _ in
+        switch argv {
+        case Snapshot.ipAddrCommand: CommandResult(status: 0, stdout: addr)
+        case Snapshot.ipRouteCommand: CommandResult(status: 0, stdout: route)
+        case Snapshot.iptablesSaveCommand: CommandResult(status: 0, stdout: save)
+        default: CommandResult(status: 1, stderr: "unexpected command \(argv)")
         }
-    }
-
-    func run(_ argv: [String], input: String?) async throws -> CommandResult {
-        commands.append(argv)
-        return answer(argv)
-    }
-}
-
-/// Files held in memory; directories are implied by the paths of the files under them.
-struct MemoryFiles: HostFiles {
-    var files: [String: String] = [:]
-    /// Symbolic links: path → target.
-    var links: [String: String] = [:]
-
-    func readLink(_ path: String) throws -> String? { links[path] }
-
-    func read(_ path: String) throws -> String? { files[path] }
-
-    func list(_ directory: String) throws -> [String] {
-        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-        let names = (Array(files.keys) + Array(links.keys)).filter { $0.hasPrefix(prefix) }.compactMap {
-            $0.dropFirst(prefix.count).split(separator: "/").first.map(String.init)
-        }
-        return Array(Set(names))
-    }
-
-    func exists(_ path: String) -> Bool {
-        files[path] != nil || files.keys.contains { $0.hasPrefix(path + "/") }
     }
 }
 
@@ -62,33 +27,33 @@ struct SnapshotReadTests {
     let paths = Paths(stateDir: "/state", runDir: "/run-moat")
 
     /// State and run dir of `count` networks `net1`... with their dnsmasq running as pid 1000+i.
-    func files(networks count: Int) -> MemoryFiles {
-        var files = MemoryFiles(files: ["/proc/sys/net/ipv4/ip_forward": "1\n"])
+    func files(networks count: Int) -> [String: String] {
+        var files = ["/proc/sys/net/ipv4/ip_forward": "1\n"]
         for i in 1...count {
             let name = "net\(i)"
-            files.files[paths.dnsmasqConfig(name)] = "interface=mbr\(i)\n"
-            files.files[paths.dhcpHostsFile(name)] = ""
-            files.files[paths.hostsFile(name)] = ""
-            files.files[paths.leaseFile(name)] = ""
-            files.files[paths.dnsmasqPidFile(name)] = "\(1000 + i)\n"
-            files.files["/proc/\(1000 + i)/cmdline"] = "/usr/sbin/dnsmasq\0--conf-file=\(paths.dnsmasqConfig(name))\0"
-            files.files["/proc/sys/net/ipv6/conf/mbr\(i)/disable_ipv6"] = "1\n"
+            files[paths.dnsmasqConfig(name)] = "interface=mbr\(i)\n"
+            files[paths.dhcpHostsFile(name)] = ""
+            files[paths.hostsFile(name)] = ""
+            files[paths.leaseFile(name)] = ""
+            files[paths.dnsmasqPidFile(name)] = "\(1000 + i)\n"
+            files["/proc/\(1000 + i)/cmdline"] = "/usr/sbin/dnsmasq\0--conf-file=\(paths.dnsmasqConfig(name))\0"
+            files["/proc/sys/net/ipv6/conf/mbr\(i)/disable_ipv6"] = "1\n"
         }
         return files
     }
 
     @Test("three commands read one network", arguments: ["host", "duplicate-jump", "empty"])
     func threeCommandsSmall(fixture: String) async throws {
-        let runner = try RecordingRunner(fixture: fixture)
-        _ = try await Snapshot.read(runner: runner, paths: paths, files: files(networks: 1))
-        #expect(await runner.commands == Snapshot.commands)
+        let host = FakeHost(files: files(networks: 1), respond: try answering(fixture: fixture))
+        _ = try await Snapshot.read(host, paths: paths)
+        #expect(host.commands == Snapshot.commands)
     }
 
     @Test("the same three commands read fifty networks, with every dnsmasq and file")
     func threeCommandsForFifty() async throws {
-        let runner = try RecordingRunner(fixture: "many")
-        let state = try await Snapshot.read(runner: runner, paths: paths, files: files(networks: 50))
-        #expect(await runner.commands == Snapshot.commands)
+        let host = FakeHost(files: files(networks: 50), respond: try answering(fixture: "many"))
+        let state = try await Snapshot.read(host, paths: paths)
+        #expect(host.commands == Snapshot.commands)
         #expect(state.networks.count == 50)
         #expect(state.ipForward)
         let net42 = try #require(state.networks["net42"])
@@ -100,10 +65,10 @@ struct SnapshotReadTests {
     @Test("a pid file naming a process that is not that network's dnsmasq gives no pid")
     func stalePid() async throws {
         var files = files(networks: 3)
-        files.files["/proc/1001/cmdline"] = "/usr/bin/sleep\0100\0"
-        files.files["/proc/1002/cmdline"] = nil
-        files.files["/proc/1003/cmdline"] = "/usr/sbin/dnsmasq\0--conf-file=\(paths.dnsmasqConfig("net1"))\0"
-        let state = try await Snapshot.read(runner: RecordingRunner(fixture: "many"), paths: paths, files: files)
+        files["/proc/1001/cmdline"] = "/usr/bin/sleep\0100\0"
+        files["/proc/1002/cmdline"] = nil
+        files["/proc/1003/cmdline"] = "/usr/sbin/dnsmasq\0--conf-file=\(paths.dnsmasqConfig("net1"))\0"
+        let state = try await Snapshot.read(FakeHost(files: files, respond: try answering(fixture: "many")), paths: paths)
         #expect(state.networks["net1"]?.dnsmasq?.pid == nil)
         #expect(state.networks["net2"]?.dnsmasq?.pid == nil)
         #expect(state.networks["net3"]?.dnsmasq?.pid == nil)
@@ -112,7 +77,7 @@ struct SnapshotReadTests {
 
     @Test("a live dnsmasq whose files are gone still marks its network; bad file names are ignored")
     func pidOnly() async throws {
-        let files = MemoryFiles(files: [
+        let files = ([
             paths.dnsmasqPidFile("orphan"): "77",
             "/proc/77/cmdline": "dnsmasq\0--conf-file=\(paths.dnsmasqConfig("orphan"))\0",
             "/run-moat/dnsmasq-Bad_Name.pid": "78",
@@ -120,7 +85,7 @@ struct SnapshotReadTests {
             "/run-moat/dnsmasq-x.pid": "not a pid",
             "/state/networks/NOPE/dnsmasq.conf": "x",
         ])
-        let state = try await Snapshot.read(runner: RecordingRunner(fixture: "empty"), paths: paths, files: files)
+        let state = try await Snapshot.read(FakeHost(files: files, respond: try answering(fixture: "empty")), paths: paths)
         #expect(Array(state.networks.keys) == ["orphan"])
         #expect(state.networks["orphan"]?.dnsmasq?.pid == 77)
         #expect(!state.ipForward)
@@ -130,10 +95,10 @@ struct SnapshotReadTests {
     func interfaceRecord() async throws {
         let record = InterfaceRecord(device: "veth-host", address: "10.20.0.1/24", hadAddress: true, wasUp: true, ipv6WasDisabled: false)
         let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
-        let files = MemoryFiles(files: [
+        let files = ([
             paths.interfaceRecord("board"): json, "/proc/sys/net/ipv6/conf/veth-host/disable_ipv6": "0\n",
         ])
-        let state = try await Snapshot.read(runner: RecordingRunner(fixture: "host"), paths: paths, files: files)
+        let state = try await Snapshot.read(FakeHost(files: files, respond: try answering(fixture: "host")), paths: paths)
         let board = try #require(state.networks["board"])
         #expect(board.device.name == "veth-host")
         #expect(!board.device.owned)
@@ -144,9 +109,9 @@ struct SnapshotReadTests {
 
     @Test("a corrupt interface record is an error naming the file")
     func corruptRecord() async throws {
-        let files = MemoryFiles(files: [paths.interfaceRecord("board"): "{\"device\":"])
+        let files = ([paths.interfaceRecord("board"): "{\"device\":"])
         await #expect {
-            try await Snapshot.read(runner: RecordingRunner(fixture: "empty"), paths: paths, files: files)
+            try await Snapshot.read(FakeHost(files: files, respond: try answering(fixture: "empty")), paths: paths)
         } throws: { error in
             (error as? MoatError)?.message.contains(paths.interfaceRecord("board")) == true
         }
@@ -157,19 +122,24 @@ struct SnapshotReadTests {
         arguments: [("ip", "iproute2"), ("iptables-save", "iptables")])
     func missingProgram(program: String, package: String) async throws {
         // The real runner throws a CommandFailure with 127 when it cannot start a program.
-        let throwing = ThrowingRunner(missing: program)
+        let throwing = FakeHost { argv, _ in
+            if argv.first == program {
+                throw CommandFailure(argv: argv, result: CommandResult(status: 127, stderr: "cannot run \(program)"))
+            }
+            return CommandResult(status: 0)
+        }
         await #expect {
-            try await Snapshot.read(runner: throwing, paths: paths, files: MemoryFiles())
+            try await Snapshot.read(throwing, paths: paths)
         } throws: { error in
             let message = (error as? MoatError)?.message ?? ""
             return message.contains("`\(program)`") && message.contains(package)
         }
         // A runner that reports 127 as a status, like a shell would.
-        let reporting = RecordingRunner { argv in
+        let reporting = FakeHost { argv, _ in
             argv.first == program ? CommandResult(status: 127, stderr: "not found") : CommandResult(status: 0)
         }
         await #expect {
-            try await Snapshot.read(runner: reporting, paths: paths, files: MemoryFiles())
+            try await Snapshot.read(reporting, paths: paths)
         } throws: { error in
             (error as? MoatError)?.message.contains(package) == true
         }
@@ -177,7 +147,7 @@ struct SnapshotReadTests {
 
     @Test("a failing command is an error with its argv and stderr")
     func failingCommand() async throws {
-        let runner = RecordingRunner { argv in
+        let host = FakeHost { argv, _ in
             argv == ["iptables-save"]
                 ? CommandResult(
                     status: 1,
@@ -186,7 +156,7 @@ struct SnapshotReadTests {
                 : CommandResult(status: 0)
         }
         await #expect {
-            try await Snapshot.read(runner: runner, paths: paths, files: MemoryFiles())
+            try await Snapshot.read(host, paths: paths)
         } throws: { error in
             let message = (error as? MoatError)?.message ?? ""
             return message.contains("`iptables-save` exited 1") && message.contains("Permission denied")
@@ -195,10 +165,10 @@ struct SnapshotReadTests {
 
     @Test("dependencies are looked up on PATH, and every missing one is named with its package")
     func dependencies() throws {
-        let files = MemoryFiles(files: ["/usr/sbin/ip": "", "/usr/sbin/iptables-save": ""])
-        try Dependencies.check(["ip", "iptables-save"], searchPath: "/usr/bin:/usr/sbin", files: files)
+        let files = (["/usr/sbin/ip": "", "/usr/sbin/iptables-save": ""])
+        try Dependencies.check(["ip", "iptables-save"], searchPath: "/usr/bin:/usr/sbin", system: FakeHost(files: files))
         #expect {
-            try Dependencies.check(["ip", "dnsmasq", "iptables-restore"], searchPath: "/usr/bin:/usr/sbin", files: files)
+            try Dependencies.check(["ip", "dnsmasq", "iptables-restore"], searchPath: "/usr/bin:/usr/sbin", system: FakeHost(files: files))
         } throws: { error in
             let message = (error as? MoatError)?.message ?? ""
             return message.contains("`dnsmasq`, `iptables-restore`") && message.contains("dnsmasq-base, iptables")
@@ -208,23 +178,12 @@ struct SnapshotReadTests {
 
     @Test("the real files: /proc files that report no size are read whole; missing files are nil")
     func systemFiles() throws {
-        let files = SystemFiles()
+        let files = LocalSystem()
         let cmdline = try #require(try files.read("/proc/self/cmdline"))
         #expect(!cmdline.isEmpty)
         #expect(try files.read("/nonexistent/moat/file") == nil)
         #expect(try files.read("/proc/self/cmdline/not-a-dir") == nil)
         #expect(try files.list("/nonexistent/moat").isEmpty)
         #expect(try files.list("/proc/self").contains("cmdline"))
-    }
-}
-
-/// A runner that cannot start one program, the way `SystemRunner` reports it.
-struct ThrowingRunner: CommandRunner {
-    var missing: String
-    func run(_ argv: [String], input: String?) async throws -> CommandResult {
-        if argv.first == missing {
-            throw CommandFailure(argv: argv, result: CommandResult(status: 127, stderr: "cannot run \(missing)"))
-        }
-        return CommandResult(status: 0)
     }
 }

@@ -1,8 +1,10 @@
 import MoatConfig
-import MoatHost
 import Testing
-
+@testable import MoatCore
 @testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
+
 
 @Suite("Cutting the connections a tightened policy no longer admits")
 struct ConnectionCutTests {

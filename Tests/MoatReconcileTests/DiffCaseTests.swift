@@ -1,9 +1,10 @@
 import Foundation
 import MoatConfig
-import MoatHost
-import MoatReconcile
-import MoatTestSupport
 import Testing
+@testable import MoatCore
+@testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
 
 /// Golden diff cases, one folder each under `Fixtures/diff/<case>/` (the shape of nmstate's
 /// `gen_diff_test_files/<case>/{current,desired,diff}`):
@@ -154,7 +155,7 @@ struct DiffCase {
     /// The host the folder describes, read the way `moat plan` reads a real one.
     func live() async throws -> HostState {
         let host = try FixtureHost(folder: folder.appendingPathComponent("live", isDirectory: true), paths: Self.paths)
-        return try await Snapshot.read(runner: host.runner, paths: Self.paths, files: host.files)
+        return try await Snapshot.read(host.host, paths: Self.paths)
     }
 
     /// What the case wants: the file rendered (`plan`), or the host without its networks (`destroy --all`).
@@ -166,19 +167,18 @@ struct DiffCase {
         return DesiredState.render(config, paths: Self.paths, upstream: Self.upstream)
     }
 
-    /// The plan, with the context moat reads from its state dir (ip_forward and interface records).
+    /// The plan, as `moat plan` (conflicts, the rendered file, the diff, the connection cut)
+    /// or `moat destroy --all` make it, from the snapshot of the folder's host (its kept
+    /// ip_forward value and interface records included).
     func plan() async throws -> Plan {
         let host = try FixtureHost(folder: folder.appendingPathComponent("live", isDirectory: true), paths: Self.paths)
         let live = try await live()
-        let reconciler = Reconciler(system: host.system, paths: Self.paths, snapshot: { live }, progress: { _ in }, files: host.files)
+        let reconciler = Reconciler(system: host.host, paths: Self.paths, progress: { _ in })
         guard try destroys else {
-            // As `moat plan` makes it: conflicts, the rendered file, the diff, the connection cut.
             let config = try ConfigLoader.load(text: try #require(try text("config.yaml")), file: "\(name)/config.yaml")
             return try reconciler.plan(config: config, live: live).plan
         }
-        var context = reconciler.context(for: live)
-        context.leaving = "moat destroy --all"
-        return Diff.plan(desired: try desired(live: live), live: live, context: context, paths: Self.paths)
+        return try reconciler.prepare(.destroy(nil), live: live).plan
     }
 
     /// Writes `files` into the case's folder in the source tree.
@@ -242,43 +242,14 @@ struct FixtureHost {
         self.contents = contents
     }
 
-    var files: Files { Files(contents: contents) }
-    var runner: Runner { Runner(outputs: outputs) }
-    var system: System { System(contents: contents) }
-
-    struct Files: HostFiles {
-        let contents: [String: String]
-        func read(_ path: String) throws -> String? { contents[path] }
-        func list(_ directory: String) throws -> [String] {
-            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-            let names = contents.keys.filter { $0.hasPrefix(prefix) }.compactMap {
-                $0.dropFirst(prefix.count).split(separator: "/").first
-            }
-            return Array(Set(names.map(String.init)))
-        }
-        func exists(_ path: String) -> Bool { contents[path] != nil || !((try? list(path)) ?? []).isEmpty }
-        func readLink(_ path: String) throws -> String? { nil }
-    }
-
-    struct Runner: CommandRunner {
-        let outputs: [[String]: String]
-        func run(_ argv: [String], input: String?) async throws -> CommandResult {
+    /// Answers the snapshot's commands with the captured output; nothing is ever executed.
+    var host: FakeHost {
+        let outputs = outputs
+        return FakeHost(files: contents) { argv, _ in
             guard let output = outputs[argv] else {
                 return CommandResult(status: 1, stderr: "not captured: \(argv.joined(separator: " "))")
             }
             return CommandResult(status: 0, stdout: output)
         }
-    }
-
-    /// Only reads: the plan is made, never executed.
-    struct System: HostSystem {
-        let contents: [String: String]
-        var runner: any CommandRunner { Runner(outputs: [:]) }
-        func read(_ path: String) -> String? { contents[path] }
-        func write(_ path: String, _ contents: String) throws { throw MoatError("a diff case writes nothing: \(path)") }
-        func remove(_ path: String) throws { throw MoatError("a diff case removes nothing: \(path)") }
-        func setSysctl(_ key: String, _ value: String) throws { throw MoatError("a diff case sets nothing: \(key)") }
-        func signal(_ pid: Int32, _ signal: Int32) throws { throw MoatError("a diff case signals nothing: \(pid)") }
-        func isRunning(_ pid: Int32) -> Bool { contents["/proc/\(pid)/cmdline"] != nil }
     }
 }

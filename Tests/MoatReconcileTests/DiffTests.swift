@@ -1,8 +1,10 @@
 import MoatConfig
-import MoatHost
 import Testing
-
+@testable import MoatCore
 @testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
+
 
 /// The two-network lab of examples/vm-lab.yaml, built in code.
 func labConfig(range: AddressRange? = nil, hosts: [StaticHost]? = nil, withDMZ: Bool = true) -> Config {
@@ -46,7 +48,7 @@ struct DiffTests {
     func emptyHost() {
         let plan = Diff.plan(desired: desired, live: HostState(), paths: paths)
         #expect(plan.summary == Plan.Summary(add: 2, change: 0, destroy: 0))
-        let objects = plan.steps.map { "\($0.network ?? "*") \($0.object) \($0.action.rawValue)" }
+        let objects = plan.steps.map { "\($0.network ?? "*") \($0.subject) \($0.action.rawValue)" }
         #expect(
             objects == [
                 "* sysctl net.ipv4.ip_forward update",
@@ -65,7 +67,7 @@ struct DiffTests {
         let plan = Diff.plan(desired: desired, live: live, paths: paths)
         let step = try #require(plan.steps.first)
         #expect(plan.steps.count == 1)
-        #expect(step.network == "lab" && step.object == "firewall chains" && step.action == .update)
+        #expect(step.network == "lab" && step.subject == .firewallChains && step.action == .update)
         #expect(step.reason.contains("rule missing: \(lost)"))
         #expect(step.operations == [.writeChain(chain, desired.networks["lab"]?.chains[chain] ?? [])])
     }
@@ -86,7 +88,7 @@ struct DiffTests {
         let changed = DesiredState.render(
             labConfig(range: AddressRange(first: IPv4Address(0xC0A8_6464), last: IPv4Address(0xC0A8_64C8))), paths: paths)
         let plan = Diff.plan(desired: changed, live: deployed(desired), paths: paths)
-        let steps = plan.steps.filter { $0.object == "dnsmasq" }
+        let steps = plan.steps.filter { "\($0.subject)" == "dnsmasq" }
         #expect(steps.count == 1)
         #expect(steps.first?.action == .restart && steps.first?.network == "lab")
         #expect(!plan.steps.contains { $0.network == "dmz" })
@@ -108,7 +110,7 @@ struct DiffTests {
         #expect(plan.summary == Plan.Summary(add: 0, change: 0, destroy: 1))
         #expect(!plan.steps.contains { $0.network == "lab" })
         #expect(plan.steps.contains { $0.network == nil && $0.reason.contains("MOAT-BLOCK: unexpected rule: -d 192.168.101.0/24") })
-        #expect(plan.steps.contains { $0.network == "dmz" && $0.object == "bridge virbr11" && $0.action == .delete })
+        #expect(plan.steps.contains { $0.network == "dmz" && "\($0.subject)" == "bridge virbr11" && $0.action == .delete })
         #expect(plan.steps.contains { $0.network == "dmz" && $0.operations.contains(.stopDnsmasq(network: "dmz", pid: 4003)) })
     }
 
@@ -144,7 +146,7 @@ struct DiffTests {
         var live = HostState()
         live.foreignLinks["enp6s0"] = Link(name: "enp6s0", kind: "veth", up: false, addresses: [], ipv6Disabled: false)
         let plan = Diff.plan(desired: wanted, live: live, paths: paths)
-        let claim = try #require(plan.steps.first { $0.object == "interface enp6s0" })
+        let claim = try #require(plan.steps.first { "\($0.subject)" == "interface enp6s0" })
         let record = InterfaceRecord(
             device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
         #expect(claim.operations.first == .writeInterfaceRecord(network: "board", record))

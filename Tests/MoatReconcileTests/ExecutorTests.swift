@@ -1,9 +1,11 @@
 import Foundation
 import MoatConfig
-import MoatHost
 import Testing
-
+@testable import MoatCore
 @testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
+
 
 @Suite("Executor: batches and one firewall transaction")
 struct ExecutorTests {
@@ -37,22 +39,25 @@ struct ExecutorTests {
     func batching() async throws {
         let desired = DesiredState.render(labConfig(), paths: paths)
         let plan = Diff.plan(desired: desired, live: HostState(), paths: paths)
-        let system = RecordingSystem()
-        for unit in Executor(system: system, paths: paths).units(for: plan) { try await unit.work() }
-        let programs = system.commands().map { $0[0] }
+        let system = FakeHost(files: ["/proc/sys/net/ipv4/ip_forward": "0\n"])
+        for unit in Executor(system: system, paths: paths).units(for: plan.steps.flatMap(\.operations), host: HostState()) {
+            try await unit.work()
+        }
+        let programs = system.commands.map { $0[0] }
         #expect(programs == ["ip", "iptables-restore", "dnsmasq", "dnsmasq"])
-        #expect(system.sysctls().contains("net/ipv4/ip_forward=1"))
+        #expect(system.sysctls.contains("net/ipv4/ip_forward=1"))
         #expect(system.file(paths.ipForwardRecord) == "0\n")
     }
 
     @Test("forwarding goes on only after the isolation rules are in, and off before they go")
     func forwardingWaitsForTheFirewall() {
-        let executor = Executor(system: RecordingSystem(), paths: paths)
+        let executor = Executor(system: FakeHost(), paths: paths)
         let deployed = DesiredState.render(labConfig(), paths: paths)
-        let up = executor.units(for: Diff.plan(desired: deployed, live: HostState(), paths: paths)).map(\.title)
-        let down = executor.units(
-            for: Diff.plan(desired: HostState(), live: deployed, context: DiffContext(ipForwardRecord: false), paths: paths)
-        ).map(\.title)
+        func titles(_ plan: Plan) -> [String] {
+            executor.units(for: plan.steps.flatMap(\.operations), host: HostState()).map(\.title)
+        }
+        let up = titles(Diff.plan(desired: deployed, live: HostState(), paths: paths))
+        let down = titles(Diff.plan(desired: HostState(), live: deployed, context: DiffContext(ipForwardRecord: false), paths: paths))
         func position(_ titles: [String], _ prefix: String) -> Int {
             titles.firstIndex { $0.hasPrefix(prefix) } ?? -1
         }
@@ -65,13 +70,18 @@ struct ExecutorTests {
 
     @Test("a failing step rolls back towards the host as it was, and says what failed")
     func rollback() async throws {
-        let system = RecordingSystem(failing: "dnsmasq")
-        let before = HostState()
-        let reconciler = Reconciler(system: system, paths: paths, snapshot: { before }, progress: { _ in }, files: ProcFiles())
-        let plan = Diff.plan(desired: DesiredState.render(labConfig(), paths: paths), live: before, paths: paths)
-        let error = await #expect(throws: MoatError.self) {
-            try await reconciler.execute(plan, command: "apply", before: before, desired: { _ in before })
+        // An empty host that reads as empty whatever is run on it, and whose dnsmasq cannot start.
+        let system = FakeHost(files: ["/proc/sys/net/ipv4/ip_forward": "0\n"]) { argv, _ in
+            if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
+            if argv.first == "dnsmasq" {
+                return CommandResult(status: 2, stderr: "dnsmasq: failed to bind DHCP server socket: Address in use")
+            }
+            return CommandResult(status: 0)
         }
+        let reconciler = Reconciler(system: system, paths: paths, progress: { _ in })
+        let before = try await reconciler.snapshot()
+        let run = try reconciler.prepare(Reconciler.Goal.apply(labConfig()), live: before)
+        let error = await #expect(throws: MoatError.self) { try await reconciler.execute(run) }
         #expect(error?.kind == .failed)
         #expect(error?.message.contains("dnsmasq: failed to bind") == true)
         #expect(error?.message.contains("rolled back") == true)
@@ -82,9 +92,10 @@ struct ExecutorTests {
     func lock() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("moat-lock-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let held = try HostLock.acquire(path: path, command: "apply test.yaml", timeout: 0)
+        let host = LocalSystem()
+        let held = try host.lock(path, holder: "apply test.yaml", timeout: 0)
         // flock is per open file description: a second open in this process conflicts too.
-        let error = #expect(throws: MoatError.self) { _ = try HostLock.acquire(path: path, command: "apply", timeout: 0.1) }
+        let error = #expect(throws: MoatError.self) { _ = try host.lock(path, holder: "apply", timeout: 0.1) }
         #expect(error?.kind == .locked && error?.exitCode == 75)
         #expect(error?.message.contains("\(getpid()) apply test.yaml") == true)
         withExtendedLifetime(held) {}
@@ -95,9 +106,10 @@ struct ExecutorTests {
         let top = FileManager.default.temporaryDirectory.appendingPathComponent("moat-private-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: top, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: top) }
-        let error = #expect(throws: MoatError.self) { try Reconciler.checkReachableByDnsmasq(top.appendingPathComponent("state").path) }
+        let reconciler = Reconciler(system: LocalSystem(), paths: paths, progress: { _ in })
+        let error = #expect(throws: MoatError.self) { try reconciler.checkReachableByDnsmasq(top.appendingPathComponent("state").path) }
         #expect(error?.message.contains(top.path) == true)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: top.path)
-        try Reconciler.checkReachableByDnsmasq(top.appendingPathComponent("state").path)
+        try reconciler.checkReachableByDnsmasq(top.appendingPathComponent("state").path)
     }
 }

@@ -1,8 +1,10 @@
 import MoatConfig
-import MoatHost
 import Testing
-
+@testable import MoatCore
 @testable import MoatReconcile
+import MoatHost
+import MoatTestSupport
+
 
 private func cidr(_ text: String) -> IPv4CIDR {
     guard let value = IPv4CIDR(text) else { fatalError("bad literal \(text)") }
@@ -113,8 +115,8 @@ struct SafetyRailsTests {
     }
 
     /// /proc with sshd (pid 812) listening on 0.0.0.0:22.
-    func sshdHost() -> ProcFiles {
-        ProcFiles(
+    func sshdHost() -> FakeHost {
+        FakeHost(
             files: [
                 "/proc/net/tcp":
                     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
@@ -129,7 +131,7 @@ struct SafetyRailsTests {
         var config = labConfig(withDMZ: false)
         let live = deployed(DesiredState.render(config, paths: paths))
         let files = sshdHost()
-        let reconciler = Reconciler(system: RecordingSystem(), paths: paths, snapshot: { live }, progress: { _ in }, files: files)
+        let reconciler = Reconciler(system: files, paths: paths, progress: { _ in })
         #expect(try reconciler.plan(config: config, live: live).plan.isEmpty)
         #expect(files.reads.isEmpty)
         config.networks[0].forwards.append(PortForward(proto: .tcp, port: 22, toAddress: Self.guest, toPort: 22))
@@ -153,7 +155,7 @@ struct SafetyRailsTests {
             SafetyRails.warnings(config: config, live: lanHost) == [
                 "network board: the allow to 192.168.0.10/32 has no effect: 192.168.0.10 is the host's own address (on lan0), and traffic to the host goes through INPUT, not through what an allow opens; use `to: host`"
             ])
-        let reconciler = Reconciler(system: RecordingSystem(), paths: paths, snapshot: { lanHost }, progress: { _ in }, files: ProcFiles())
+        let reconciler = Reconciler(system: FakeHost(), paths: paths, progress: { _ in })
         let plan = try reconciler.plan(config: config, live: lanHost).plan
         #expect(plan.warnings.count == 1)
         #expect(plan.json().contains("\"warnings\" : ["))

@@ -1,6 +1,5 @@
 import Foundation
 import MoatConfig
-import MoatHost
 
 extension StatusReport {
     /// A table for people, one network a line, then what needs attention, then (with
@@ -28,7 +27,7 @@ extension StatusReport {
             if n.declared == false { notes.append("\(n.name): on this host, not in the file: `moat apply` would remove it") }
             if n.firewall.state == .drifted, let reason = n.firewall.reason { notes.append("\(n.name): firewall drifted: \(reason)") }
             if let d = n.dnsmasq, !d.running { notes.append("\(n.name): dnsmasq is not running: guests get no DHCP or DNS") }
-            for change in n.pending where !change.hasPrefix("firewall chains:") { notes.append("\(n.name): apply would change \(change)") }
+            for step in n.pending where step.subject != .firewallChains { notes.append("\(n.name): apply would change \(step.change)") }
         }
         switch sharedFirewall.state {
         case .inPlace, .unchecked: break
@@ -71,7 +70,7 @@ extension StatusReport {
                 "firewall": Self.object(n.firewall),
                 "dnsmasq": n.dnsmasq.map { d -> [String: Any] in ["pid": d.pid.map { Int($0) } ?? NSNull(), "running": d.running] } ?? NSNull(),
                 "leaseCount": n.leases.count,
-                "pending": n.pending,
+                "pending": n.pending.map(\.change),
             ]
             if includeLeases {
                 object["leases"] = n.leases.map { lease -> [String: Any] in
@@ -91,10 +90,7 @@ extension StatusReport {
             "ipForward": ipForward,
             "journal": journal ?? NSNull(),
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
-            let text = String(data: data, encoding: .utf8)
-        else { return "{}\n" }
-        return text + "\n"
+        return JSONText.write(object, fallback: "{}") + "\n"
     }
 
     /// One network's line of the table.
@@ -141,14 +137,13 @@ extension StatusReport {
     /// Green for what is as it should be, red for what is not.
     static func paint(_ cell: String) -> String {
         let word = cell.trimmingCharacters(in: .whitespaces)
-        let code: String? =
+        let color: ANSIColor? =
             switch word {
-            case "up", "in place": "32"
-            case "down", "missing", "drifted", "not applied": "31"
-            default: word.hasSuffix("not running") ? "31" : nil
+            case "up", "in place": .green
+            case "down", "missing", "drifted", "not applied": .red
+            default: word.hasSuffix("not running") ? .red : nil
             }
-        guard let code else { return cell }
-        return "\u{1B}[\(code)m\(cell)\u{1B}[0m"
+        return color?.paint(cell) ?? cell
     }
 }
 

@@ -1,5 +1,4 @@
 import MoatConfig
-import MoatHost
 
 /// What on the host stands in the way of the file: found at plan time, before anything is
 /// touched. moat never adopts a device it did not create.

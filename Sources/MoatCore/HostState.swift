@@ -22,11 +22,20 @@ public struct HostState: Hashable, Sendable {
     public var foreignLinks: [String: Link]
     /// IPv4 routes of the main table (live only): for conflicts.
     public var routes: [Route]
+    /// What moat keeps about its own past (live only): values it found before changing them,
+    /// and the journal of a run.
+    public var records: MoatRecords
+    /// The host's resolvers from /etc/resolv.conf, as nat networks' dnsmasq forwards to them
+    /// (live only; `DnsmasqConfig.upstream(resolvConf:)`).
+    public var resolvers: [String]
 
     public init(
         ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [String]] = [:],
-        jumps: [ChainID: [String]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = []
+        jumps: [ChainID: [String]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = [],
+        records: MoatRecords = MoatRecords(), resolvers: [String] = []
     ) {
+        self.records = records
+        self.resolvers = resolvers
         self.ipForward = ipForward
         self.networks = networks
         self.sharedChains = sharedChains
@@ -48,6 +57,35 @@ extension HostState {
             for address in addresses where owners[address.address] == nil { owners[address.address] = device }
         }
         return owners
+    }
+}
+
+/// What moat recorded on the host before changing things it does not own, and the journal
+/// of its last run, as the snapshot found them.
+public struct MoatRecords: Hashable, Sendable {
+    /// `ip_forward` as it was before moat first set it; nil when moat never did.
+    public var ipForwardBefore: Bool?
+    /// How each `interface:` network found its device, by network.
+    public var interfaces: [String: InterfaceRecord]
+    /// The journal in the run dir: a run in progress, or one that was interrupted.
+    public var journal: Journal?
+    /// The run that wrote `journal` is gone without clearing it (killed, or the host lost power).
+    public var journalInterrupted: Bool
+
+    public init(
+        ipForwardBefore: Bool? = nil, interfaces: [String: InterfaceRecord] = [:], journal: Journal? = nil,
+        journalInterrupted: Bool = false
+    ) {
+        self.ipForwardBefore = ipForwardBefore
+        self.interfaces = interfaces
+        self.journal = journal
+        self.journalInterrupted = journalInterrupted
+    }
+
+    /// Networks whose dnsmasq must restart whatever its files say: after an interrupted run,
+    /// the files may be newer than the process.
+    public var dnsmasqRestarts: Set<String> {
+        journalInterrupted ? Set(journal?.dnsmasqNetworks ?? []) : []
     }
 }
 
@@ -277,5 +315,35 @@ public enum ChainName {
             }
         }
         return nil
+    }
+}
+
+extension HostState {
+    /// The host with `networks` gone: their chains, their rules in shared chains (known by
+    /// their comment), shared chains left empty and the jumps to them.
+    public func without(networks removed: Set<String>) -> HostState {
+        var state = self
+        state.networks = networks.filter { !removed.contains($0.key) }
+        // With no network left, no shared chain serves anything, whatever its rules say.
+        if state.networks.isEmpty {
+            state.sharedChains = [:]
+            state.jumps = [:]
+            return state
+        }
+        var shared: [ChainID: [String]] = [:]
+        for (chain, rules) in sharedChains {
+            let kept = rules.filter { rule in !removed.contains(where: { rule.contains("--comment \"\(Mark.of(network: $0))\"") }) }
+            if !kept.isEmpty { shared[chain] = kept }
+        }
+        state.sharedChains = shared
+        var jumps: [ChainID: [String]] = [:]
+        for (builtin, rules) in self.jumps {
+            let kept = rules.filter { rule in
+                shared.keys.contains { $0.table == builtin.table && rule.hasSuffix("-j \($0.name)") }
+            }
+            if !kept.isEmpty { jumps[builtin] = kept }
+        }
+        state.jumps = jumps
+        return state
     }
 }

@@ -1,20 +1,20 @@
 import Foundation
 import MoatConfig
 
-/// Reads the live host into a `HostState` with a constant number of commands, whatever the
+/// The live host as a `HostState`, read with a constant number of commands, whatever the
 /// number of networks: `ip -j -d addr show`, `ip -j route show` and `iptables-save`, one each;
-/// everything else is plain file reads (/proc, moat's state and run dirs).
+/// everything else is plain file reads (/proc, moat's state and run dirs, resolv.conf).
 ///
 /// Ownership is decided only from marks found on the host (a bridge's ifalias `moat:<network>`,
 /// a `MOAT-` chain's name, an interface record, a dnsmasq config or pid file), so a network
-/// removed from the file is still found. The reading (`read`) is a thin shell around a pure
-/// assembly (`assemble`) that the tests drive directly.
+/// removed from the file is still found. The reading (`read`, in MoatReconcile, through the
+/// host seam) is a thin shell around this pure assembly, which the tests drive directly.
 public struct Snapshot {
     /// The commands a snapshot runs, in order.
     public static let commands: [[String]] = [ipAddrCommand, ipRouteCommand, iptablesSaveCommand]
-    static let ipAddrCommand = ["ip", "-j", "-d", "addr", "show"]
-    static let ipRouteCommand = ["ip", "-j", "route", "show"]
-    static let iptablesSaveCommand = ["iptables-save"]
+    public static let ipAddrCommand = ["ip", "-j", "-d", "addr", "show"]
+    public static let ipRouteCommand = ["ip", "-j", "route", "show"]
+    public static let iptablesSaveCommand = ["iptables-save"]
 
     /// What a network has in moat's state dir.
     public struct NetworkFiles: Hashable, Sendable {
@@ -49,12 +49,24 @@ public struct Snapshot {
         /// `arp_ignore` / `arp_announce` by device name; a device missing here has the
         /// kernel's defaults.
         public var arp: [String: ARPSettings]
+        /// The `ip_forward` value moat kept before it first set it; nil when none is kept.
+        public var ipForwardBefore: Bool?
+        /// /etc/resolv.conf.
+        public var resolvConf: String
+        /// The journal in the run dir, and whether the run that wrote it is gone.
+        public var journal: Journal?
+        public var journalInterrupted: Bool
 
         public init(
             links: [Link] = [], routes: [Route] = [], firewall: FirewallDump = FirewallDump(), ipForward: Bool = false,
             files: [String: NetworkFiles] = [:], pids: [String: Int32] = [:], ipv6Disabled: [String: Bool] = [:],
-            arp: [String: ARPSettings] = [:]
+            arp: [String: ARPSettings] = [:], ipForwardBefore: Bool? = nil, resolvConf: String = "", journal: Journal? = nil,
+            journalInterrupted: Bool = false
         ) {
+            self.ipForwardBefore = ipForwardBefore
+            self.resolvConf = resolvConf
+            self.journal = journal
+            self.journalInterrupted = journalInterrupted
             self.links = links
             self.routes = routes
             self.firewall = firewall
@@ -64,105 +76,6 @@ public struct Snapshot {
             self.ipv6Disabled = ipv6Disabled
             self.arp = arp
         }
-    }
-
-    // MARK: - Reading (I/O)
-
-    /// Reads the host `runner` runs commands on, with the real filesystem.
-    public static func read(runner: some CommandRunner, paths: Paths) async throws -> HostState {
-        try await read(runner: runner, paths: paths, files: SystemFiles())
-    }
-
-    /// Reads the host: three commands through `runner`, every other fact from `files`.
-    public static func read(runner: some CommandRunner, paths: Paths, files: some HostFiles) async throws -> HostState {
-        // The three commands only read, so they run at once: a snapshot costs the slowest
-        // of them, not their sum (moat reads the host twice per apply).
-        async let addr = output(of: ipAddrCommand, runner: runner)
-        async let route = output(of: ipRouteCommand, runner: runner)
-        async let save = output(of: iptablesSaveCommand, runner: runner)
-        let links = try parseIPAddr(json: try await addr)
-        let routes = try parseRoutes(json: try await route)
-        let firewall = parseIptablesSave(try await save)
-
-        let ipForward = try files.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
-        let networkFiles = try readNetworkFiles(paths: paths, files: files)
-        let pids = try readDnsmasqPids(paths: paths, files: files)
-
-        var ipv6Disabled: [String: Bool] = [:]
-        var arp: [String: ARPSettings] = [:]
-        for device in devicesToInspect(links: links, files: networkFiles) {
-            // No conf folder: the kernel has no IPv6 on this device, so it is off.
-            ipv6Disabled[device] = try files.read("/proc/sys/net/ipv6/conf/\(device)/disable_ipv6").map(isOne) ?? true
-            let conf = "/proc/sys/net/ipv4/conf/\(device)"
-            if let ignore = try files.read("\(conf)/arp_ignore").flatMap(number),
-                let announce = try files.read("\(conf)/arp_announce").flatMap(number)
-            {
-                arp[device] = ARPSettings(ignore: ignore, announce: announce)
-            }
-        }
-
-        return assemble(
-            Facts(
-                links: links, routes: routes, firewall: firewall, ipForward: ipForward, files: networkFiles, pids: pids,
-                ipv6Disabled: ipv6Disabled, arp: arp))
-    }
-
-    /// Runs one of the snapshot's commands, turning "not found" into the package to install
-    /// and any other failure into an error with its argv and stderr.
-    static func output(of argv: [String], runner: some CommandRunner) async throws -> String {
-        let result: CommandResult
-        do {
-            result = try await runner.run(argv, input: nil)
-        } catch let failure as CommandFailure where failure.result.status == 127 {
-            throw Dependencies.missing([argv[0]])
-        }
-        if result.status == 127 { throw Dependencies.missing([argv[0]]) }
-        guard result.status == 0 else {
-            throw MoatError(.failed, "cannot read the host's state: \(CommandFailure(argv: argv, result: result))")
-        }
-        return result.stdout
-    }
-
-    /// The state dir's per-network folders: dnsmasq files and interface records.
-    static func readNetworkFiles(paths: Paths, files: some HostFiles) throws -> [String: NetworkFiles] {
-        var found: [String: NetworkFiles] = [:]
-        for name in try files.list("\(paths.stateDir)/networks") where isNetworkName(name) {
-            var entry = NetworkFiles(
-                dnsmasqConfig: try files.read(paths.dnsmasqConfig(name)),
-                dhcpHosts: try files.read(paths.dhcpHostsFile(name)),
-                hosts: try files.read(paths.hostsFile(name)))
-            if let json = try files.read(paths.interfaceRecord(name)) {
-                do {
-                    entry.record = try JSONDecoder().decode(InterfaceRecord.self, from: Data(json.utf8))
-                } catch {
-                    // moat wrote it, and it is what `destroy` restores the device from: guessing
-                    // would risk leaving the user's device wrong, so stop and say where.
-                    throw MoatError(
-                        .failed,
-                        "cannot read \(paths.interfaceRecord(name)): \(error). It records how network "
-                            + "'\(name)' found its device; fix or remove it (then check that device by hand).")
-                }
-            }
-            if entry != NetworkFiles() { found[name] = entry }
-        }
-        return found
-    }
-
-    /// The pids of moat's dnsmasqs: pid files `dnsmasq-<network>.pid` in the run dir, each kept
-    /// only when /proc/PID/cmdline is a dnsmasq reading that network's config (a stale pid file
-    /// may name a pid since reused by anything).
-    static func readDnsmasqPids(paths: Paths, files: some HostFiles) throws -> [String: Int32] {
-        var pids: [String: Int32] = [:]
-        for entry in try files.list(paths.runDir) where entry.hasPrefix("dnsmasq-") && entry.hasSuffix(".pid") {
-            let name = String(entry.dropFirst("dnsmasq-".count).dropLast(".pid".count))
-            guard isNetworkName(name), let text = try files.read(paths.dnsmasqPidFile(name)),
-                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-                let cmdline = try files.read("/proc/\(pid)/cmdline"),
-                isDnsmasq(cmdline: cmdline, config: paths.dnsmasqConfig(name))
-            else { continue }
-            pids[name] = pid
-        }
-        return pids
     }
 
     // MARK: - Pure parts
@@ -180,7 +93,7 @@ public struct Snapshot {
 
     /// A network name as the file allows it, `[a-z][a-z0-9-]{0,14}`. Names read from the host
     /// (ifalias, chain names, file names) can be forged, so anything else is not a network.
-    static func isNetworkName(_ name: String) -> Bool {
+    public static func isNetworkName(_ name: String) -> Bool {
         let scalars = Array(name.unicodeScalars)
         guard let first = scalars.first, (1...15).contains(scalars.count), ("a"..."z").contains(first) else { return false }
         return scalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
@@ -202,7 +115,7 @@ public struct Snapshot {
     /// The devices whose IPv6 setting the snapshot reads: every device, not only moat's, since
     /// an `interface:` network records the setting of the device it is about to claim, and
     /// `destroy` puts that record back. (File reads, not commands: the count of commands stays 3.)
-    static func devicesToInspect(links: [Link], files: [String: NetworkFiles]) -> [String] {
+    public static func devicesToInspect(links: [Link]) -> [String] {
         // A name from `ip` output goes into a path: never one that could leave the conf folder.
         Array(Set(links.map(\.name).filter { !$0.isEmpty && !$0.contains("/") && $0 != "." && $0 != ".." })).sorted()
     }
@@ -270,16 +183,19 @@ public struct Snapshot {
             foreignLinks[link.name] = link
         }
 
+        let records = MoatRecords(
+            ipForwardBefore: facts.ipForwardBefore,
+            interfaces: files.compactMapValues(\.record).filter { networks[$0.key] != nil },
+            journal: facts.journal, journalInterrupted: facts.journalInterrupted)
         return HostState(
             ipForward: facts.ipForward, networks: networks, sharedChains: sharedChains, jumps: facts.firewall.jumps,
-            foreignLinks: foreignLinks, routes: facts.routes)
+            foreignLinks: foreignLinks, routes: facts.routes, records: records,
+            resolvers: DnsmasqConfig.upstream(resolvConf: facts.resolvConf))
     }
 
-    private static func isOne(_ text: String) -> Bool {
-        text.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
-    }
-
-    private static func number(_ text: String) -> Int? {
-        Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// The pid a pid file names; nil unless it is a positive number.
+    public static func parsePid(_ text: String) -> Int32? {
+        guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
+        return pid
     }
 }

@@ -1,3 +1,4 @@
+import MoatConfig
 /// Where moat keeps its files: configs, hosts and leases under the state dir; pid files,
 /// the lock and the journal under the run dir.
 public struct Paths: Hashable, Sendable {
@@ -51,4 +52,7 @@ public struct InterfaceRecord: Codable, Hashable, Sendable {
         self.ipv6WasDisabled = ipv6WasDisabled
         self.arpWas = arpWas
     }
+
+    /// The record as moat keeps it in the state dir.
+    public var text: String { JSONText.write(self, pretty: false) }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import MoatConfig
-import MoatHost
 
 /// What `moat status` shows: every moat network found on the host and, when a file is
 /// given, the file's networks that are not on it. Built by `Status.report`, pure.
@@ -44,12 +43,12 @@ public struct NetworkStatus: Hashable, Sendable {
     public var dnsmasq: DnsmasqStatus?
     /// Leases that have not expired, by IP.
     public var leases: [Lease]
-    /// What `apply FILE` would do to this network (`object: action (reason)`); empty without a file.
-    public var pending: [String]
+    /// What `apply FILE` would do to this network; empty without a file.
+    public var pending: [Plan.Step]
 
     public init(
         name: String, declared: Bool?, applied: Bool, device: String?, kind: String?, exists: Bool, up: Bool,
-        addresses: [IPv4CIDR], firewall: FirewallStatus, dnsmasq: DnsmasqStatus?, leases: [Lease], pending: [String]
+        addresses: [IPv4CIDR], firewall: FirewallStatus, dnsmasq: DnsmasqStatus?, leases: [Lease], pending: [Plan.Step]
     ) {
         self.name = name
         self.declared = declared
@@ -110,14 +109,13 @@ public enum Status {
     /// - Parameters:
     ///   - leases: each network's lease file, parsed; missing networks have none.
     ///   - pidFiles: the pid each network's pid file names, running or not.
-    ///   - upstream: the host's resolvers, as `apply` renders them into dnsmasq's config
-    ///     (`DnsmasqConfig.upstream(resolvConf:)` of /etc/resolv.conf); other resolvers than
-    ///     apply's would show every dnsmasq as stale.
     ///   - now: seconds since 1970, to leave expired leases out.
     public static func report(
-        live: HostState, config: Config?, file: String?, paths: Paths, upstream: [String] = [], context: DiffContext = .init(),
-        leases: [String: [Lease]], pidFiles: [String: Int32], now: Int, journal: String? = nil
+        live: HostState, config: Config?, file: String?, paths: Paths, leases: [String: [Lease]], pidFiles: [String: Int32],
+        now: Int
     ) -> StatusReport {
+        // Judged as `plan` judges: the resolvers, records and interrupted run the snapshot found.
+        let context = DiffContext(live)
         let declaredNames = Set(config?.networks.map(\.name) ?? [])
         var plan = Plan()
         var desired = HostState()
@@ -125,7 +123,7 @@ public enum Status {
             // Judge only what is both declared and applied: a declared network that is not on
             // the host is reported as "not applied", not as drift of the shared chains, and a
             // network on the host that the file dropped is reported as such.
-            let rendered = DesiredState.render(config, paths: paths, upstream: upstream)
+            let rendered = DesiredState.render(config, paths: paths, upstream: live.resolvers)
             let notApplied = declaredNames.subtracting(live.networks.keys)
             let undeclared = Set(live.networks.keys).subtracting(declaredNames)
             desired = rendered
@@ -151,13 +149,24 @@ public enum Status {
                     firewall: firewall(found: found, declared: declared ?? false, steps: steps),
                     dnsmasq: dnsmasq(found: found, wanted: wanted, pidFile: pidFiles[name]),
                     leases: (leases[name] ?? []).filter { $0.isActive(at: now) }.sorted { $0.ip < $1.ip },
-                    pending: found == nil ? [] : steps.map { "\($0.object): \($0.action.rawValue) (\($0.reason))" }))
+                    pending: found == nil ? [] : steps))
         }
 
         return StatusReport(
             file: config == nil ? nil : file, networks: networks,
             sharedFirewall: sharedFirewall(live: live, judged: config != nil, steps: plan.steps.filter { $0.network == nil }),
-            ipForward: live.ipForward, journal: journal)
+            ipForward: live.ipForward, journal: journalNote(live.records))
+    }
+
+    /// What a journal left in the run dir means: a run in progress, or one that was interrupted.
+    static func journalNote(_ records: MoatRecords) -> String? {
+        guard let journal = records.journal else { return nil }
+        let progress = "\(journal.completed) of \(journal.units.count) steps done"
+        guard records.journalInterrupted else {
+            return "`moat \(journal.command)` (pid \(journal.pid)) is running: \(progress); this status may show it half-way"
+        }
+        return "`moat \(journal.command)` (pid \(journal.pid), started \(journal.started)) was interrupted after \(progress); "
+            + "the next `moat apply` or `moat destroy` converges"
     }
 
     static func firewall(found: NetworkState?, declared: Bool, steps: [Plan.Step]) -> FirewallStatus {
@@ -165,14 +174,14 @@ public enum Status {
         guard declared else {
             return FirewallStatus(.unchecked, reason: "no file declares this network")
         }
-        if let step = steps.first(where: { $0.object == "firewall chains" }) {
+        if let step = steps.first(where: { $0.subject == .firewallChains }) {
             return FirewallStatus(.drifted, reason: step.reason)
         }
         return FirewallStatus(.inPlace)
     }
 
     static func sharedFirewall(live: HostState, judged: Bool, steps: [Plan.Step]) -> FirewallStatus {
-        let firewallSteps = steps.filter { $0.object != "sysctl net.ipv4.ip_forward" }
+        let firewallSteps = steps.filter { $0.subject != .ipForward }
         if live.sharedChains.isEmpty && live.jumps.isEmpty {
             return FirewallStatus(.missing)
         }
@@ -186,24 +195,5 @@ public enum Status {
         guard found?.dnsmasq != nil || wanted?.dnsmasq != nil || pidFile != nil else { return nil }
         guard found != nil else { return nil }  // not applied: nothing to say about a process
         return DnsmasqStatus(pid: pidFile, running: false)
-    }
-
-    // MARK: - Reading (I/O)
-
-    /// Each network's lease file, parsed, and the pid its pid file names (alive or not).
-    public static func readFiles(networks: [String], paths: Paths, files: some HostFiles) throws -> (
-        leases: [String: [Lease]], pidFiles: [String: Int32]
-    ) {
-        var leases: [String: [Lease]] = [:]
-        var pids: [String: Int32] = [:]
-        for name in networks {
-            if let text = try files.read(paths.leaseFile(name)) { leases[name] = parseLeases(text) }
-            if let text = try files.read(paths.dnsmasqPidFile(name)),
-                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
-            {
-                pids[name] = pid
-            }
-        }
-        return (leases, pids)
     }
 }

@@ -1,5 +1,4 @@
 import MoatConfig
-import MoatHost
 
 /// What `apply` or `destroy` will do: ordered steps, each saying what it changes and why.
 public struct Plan: Hashable, Sendable {
@@ -34,20 +33,55 @@ public struct Plan: Hashable, Sendable {
         }
 
         public var network: String?
-        /// What is changed, in the user's words: `bridge virbr10`, `firewall`, `dnsmasq`, ...
-        public var object: String
+        /// What is changed.
+        public var subject: Subject
         public var action: Action
         /// Why: `missing`, `not in the file`, `rule drifted in MOAT-FROM-lab: ...`.
         public var reason: String
         /// The concrete work, run by the executor in phases (see `Operation.phase`).
         public var operations: [Operation]
 
-        public init(network: String?, object: String, action: Action, reason: String, operations: [Operation]) {
+        public init(network: String?, subject: Subject, action: Action, reason: String, operations: [Operation]) {
             self.network = network
-            self.object = object
+            self.subject = subject
             self.action = action
             self.reason = reason
             self.operations = operations
+        }
+    }
+
+    /// What a step changes; `description` says it in the user's words (`bridge virbr10`,
+    /// `firewall chains`, `dnsmasq`), as the plan prints it.
+    public enum Subject: Hashable, Sendable, CustomStringConvertible {
+        case ipForward
+        case bridge(String)
+        case address(IPv4CIDR, device: String)
+        case ipv6(device: String)
+        case arp(device: String)
+        /// An existing device an `interface:` network configures.
+        case interface(String)
+        /// A network's own chains.
+        case firewallChains
+        /// The chains every network shares.
+        case sharedFirewallChains
+        case jumps
+        case dnsmasq
+        case trackedConnections
+
+        public var description: String {
+            switch self {
+            case .ipForward: "sysctl net.ipv4.ip_forward"
+            case .bridge(let device): "bridge \(device)"
+            case .address(let address, let device): "address \(address) on \(device)"
+            case .ipv6(let device): "sysctl net.ipv6.conf.\(device).disable_ipv6"
+            case .arp(let device): "sysctl net.ipv4.conf.\(device).arp_ignore/arp_announce"
+            case .interface(let device): "interface \(device)"
+            case .firewallChains: "firewall chains"
+            case .sharedFirewallChains: "shared firewall chains"
+            case .jumps: "jumps from built-in chains"
+            case .dnsmasq: "dnsmasq"
+            case .trackedConnections: "tracked connections"
+            }
         }
     }
 
@@ -70,6 +104,11 @@ public struct Plan: Hashable, Sendable {
 public enum Operation: Hashable, Sendable {
     /// A line of `ip -batch`.
     case link(LinkCommand)
+    /// Delete a bridge of moat's that no network wants under that name. It unplugs the
+    /// bridge's ports (a VM's tap), which no rollback can put back, so it runs only after
+    /// the apply is verified. (A bridge whose name another network takes over in the same
+    /// plan is deleted by `.link(.delete)` in the device batch instead.)
+    case deleteBridge(String)
     /// Write `net.ipv6.conf.<device>.disable_ipv6`.
     case disableIPv6(device: String, Bool)
     /// Write `net.ipv4.conf.<device>.arp_ignore` and `arp_announce`.
@@ -104,29 +143,38 @@ public enum Operation: Hashable, Sendable {
         }
     }
 
-    /// Order of execution: stop what leaves, change devices, firewall, start what comes.
-    /// Forwarding is switched on only once the isolation rules are in place, and off
-    /// before they go. Cutting connections cannot be undone, so it comes last, apart
-    /// (`runsAfterVerify`).
-    public var phase: Int {
+    /// When it runs (see `Phase`).
+    public var phase: Phase {
         switch self {
-        case .stopDnsmasq: 0
-        case .writeInterfaceRecord: 1
-        case .link: 2
-        case .disableIPv6, .setARP: 3
-        case .ipForward(let on, _): on ? 6 : 4
-        case .writeChain, .deleteChain, .replaceJumps: 5
-        case .writeDnsmasqFiles, .startDnsmasq, .reloadDnsmasq: 7
-        case .removeFiles, .forgetIPForwardRecord: 8
-        case .cutConnections: 9
+        case .stopDnsmasq: .stopDaemons
+        case .writeInterfaceRecord: .recordInterfaces
+        case .link: .devices
+        case .disableIPv6, .setARP: .deviceSettings
+        case .ipForward(let on, _): on ? .forwardingOn : .forwardingOff
+        case .writeChain, .deleteChain, .replaceJumps: .firewall
+        case .writeDnsmasqFiles, .startDnsmasq, .reloadDnsmasq: .startDaemons
+        case .deleteBridge: .deleteBridges
+        case .removeFiles, .forgetIPForwardRecord: .removeFiles
+        case .cutConnections: .cutConnections
         }
     }
+}
 
-    /// Run by the reconciler only once every other operation has succeeded and the host is
-    /// verified: what cannot be rolled back.
-    public var runsAfterVerify: Bool {
-        if case .cutConnections = self { true } else { false }
-    }
+/// The order in which a plan's operations run, phase by phase, each phase batched.
+///
+/// Stop what leaves, change devices, firewall, start what comes. Forwarding is switched on
+/// only once the isolation rules are in place, and off before they go. What cannot be undone
+/// exactly comes last, after the host is verified (`runsAfterVerify`), so a failure anywhere
+/// before leaves nothing that a rollback could not put back: a deleted bridge (its ports
+/// unplugged), a removed lease file, cut connections.
+public enum Phase: Int, Comparable, CaseIterable, Sendable {
+    case stopDaemons, recordInterfaces, devices, deviceSettings, forwardingOff, firewall, forwardingOn, startDaemons
+    case deleteBridges, removeFiles, cutConnections
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    /// Run only once every earlier phase has succeeded and the host is verified.
+    public var runsAfterVerify: Bool { self >= .deleteBridges }
 }
 
 /// One line of `ip -batch`.
@@ -140,7 +188,7 @@ public enum LinkCommand: Hashable, Sendable {
     case deleteAddress(String, IPv4CIDR)
 
     /// Deletions first, so a device or address that moves between networks is free when added.
-    var order: Int {
+    public var order: Int {
         switch self {
         case .delete: 0
         case .deleteAddress: 1

@@ -30,22 +30,4 @@ public enum Dependencies {
                 + (packages.count == 1 ? " " : "s ") + packages.joined(separator: ", ")
                 + " (apt install \(packages.joined(separator: " ")))")
     }
-
-    /// Throws `missing` for every program of `programs` not found in a directory of
-    /// `searchPath` (a `PATH` value; the process's own when nil). Looks, never runs.
-    public static func check(
-        _ programs: [String], searchPath: String? = nil, files: some HostFiles = SystemFiles()
-    ) throws {
-        let directories = searchDirectories(searchPath)
-        let absent = programs.filter { program in
-            !directories.contains { files.exists("\($0)/\(program)") }
-        }
-        if !absent.isEmpty { throw missing(absent) }
-    }
-
-    /// The directories of `searchPath` (a `PATH` value; the process's own when nil), in order.
-    static func searchDirectories(_ searchPath: String? = nil) -> [String] {
-        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        return path.split(separator: ":").map(String.init)
-    }
 }

@@ -1,5 +1,4 @@
 import MoatConfig
-import MoatHost
 
 /// When an apply tightens a network's policy, the connections its new rules would not admit
 /// are deleted from connection tracking: otherwise a connection opened through a removed
@@ -15,7 +14,7 @@ public enum ConnectionCut {
     public static func steps(config: Config, desired: HostState, live: HostState) -> [Plan.Step] {
         tightened(config: config, desired: desired, live: live).map { name in
             Plan.Step(
-                network: name, object: "tracked connections", action: .delete,
+                network: name, subject: .trackedConnections, action: .delete,
                 reason: "its rules now admit less: open connections they would not admit are cut, last",
                 operations: [.cutConnections(network: name, config)])
         }

@@ -1,5 +1,5 @@
 import Foundation
-import MoatHost
+import MoatConfig
 
 /// The record of a run in progress, written before each unit of work. Left behind by a
 /// crash, it tells the next run what was interrupted.
@@ -23,17 +23,15 @@ public struct Journal: Codable, Hashable, Sendable {
         self.dnsmasqNetworks = dnsmasqNetworks
     }
 
-    public static func load(from system: any HostSystem, paths: Paths) -> Journal? {
-        guard let text = system.read(paths.journal) else { return nil }
-        return try? JSONDecoder().decode(Journal.self, from: Data(text.utf8))
+    /// The journal in `text`; nil when it cannot be read (a journal half-written by a run
+    /// killed at that moment says nothing more than its absence would).
+    public init?(parsing text: String) {
+        guard let journal = try? JSONDecoder().decode(Journal.self, from: Data(text.utf8)) else { return nil }
+        self = journal
     }
 
-    public func save(to system: any HostSystem, paths: Paths) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data = try encoder.encode(self)
-        try system.write(paths.journal, String(decoding: data, as: UTF8.self) + "\n")
-    }
+    /// The journal as moat writes it.
+    public var text: String { JSONText.write(self, pretty: true) }
 
     /// What a person reads about an interrupted run.
     public var interruptedMessage: String {

@@ -1,8 +1,7 @@
 import MoatConfig
-import MoatHost
 
 /// Facts the diff needs beyond the two states: what moat recorded before changing things
-/// it does not own.
+/// it does not own, read by the snapshot into the live state (`DiffContext(live)`).
 public struct DiffContext: Sendable {
     /// `ip_forward` as it was before moat first set it; nil when moat never did.
     public var ipForwardRecord: Bool?
@@ -24,6 +23,14 @@ public struct DiffContext: Sendable {
         self.restartDnsmasq = restartDnsmasq
         self.leaving = leaving
     }
+
+    /// What the live host's records say: the kept `ip_forward` value, the interface records,
+    /// and the dnsmasq restarts an interrupted run left to do.
+    public init(_ live: HostState, leaving: String = "not in the file") {
+        self.init(
+            ipForwardRecord: live.records.ipForwardBefore, interfaceRecords: live.records.interfaces,
+            restartDnsmasq: live.records.dnsmasqRestarts, leaving: leaving)
+    }
 }
 
 /// Compares the desired host with the live one and says what to do, object by object.
@@ -33,11 +40,12 @@ public enum Diff {
         var steps: [Plan.Step] = []
         steps += ipForwardSteps(desired: desired, live: live, context: context)
         let names = Set(desired.networks.keys).union(live.networks.keys).sorted()
+        let wantedDevices = Set(desired.networks.values.map(\.device.name))
         for name in names {
             if let wanted = desired.networks[name] {
-                steps += networkSteps(wanted, live: live.networks[name], host: live, context: context, paths: paths)
+                steps += networkSteps(wanted, live: live.networks[name], host: live, context: context, paths: paths, wantedDevices: wantedDevices)
             } else if let found = live.networks[name] {
-                steps += removalSteps(found, context: context, paths: paths)
+                steps += removalSteps(found, context: context, paths: paths, wantedDevices: wantedDevices)
             }
         }
         steps += sharedFirewallSteps(desired: desired, live: live)
@@ -63,7 +71,7 @@ public enum Diff {
         if desired.ipForward && !live.ipForward {
             return [
                 Plan.Step(
-                    network: nil, object: "sysctl net.ipv4.ip_forward", action: .update, reason: "is 0; nat networks need 1",
+                    network: nil, subject: .ipForward, action: .update, reason: "is 0; nat networks need 1",
                     operations: [.ipForward(true, recordPrevious: context.ipForwardRecord == nil)])
             ]
         }
@@ -73,7 +81,7 @@ public enum Diff {
             operations.append(.forgetIPForwardRecord)
             return [
                 Plan.Step(
-                    network: nil, object: "sysctl net.ipv4.ip_forward", action: .update,
+                    network: nil, subject: .ipForward, action: .update,
                     reason: "no moat network is left: back to \(before ? 1 : 0), its value before moat", operations: operations)
             ]
         }
@@ -82,11 +90,13 @@ public enum Diff {
 
     // MARK: - A network that should be there
 
-    static func networkSteps(_ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths) -> [Plan.Step] {
+    static func networkSteps(
+        _ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths, wantedDevices: Set<String>
+    ) -> [Plan.Step] {
         let name = wanted.name
         var steps: [Plan.Step] = []
         if wanted.device.owned {
-            steps += bridgeSteps(wanted, live: live)
+            steps += bridgeSteps(wanted, live: live, wantedDevices: wantedDevices)
         } else {
             steps += interfaceSteps(wanted, live: live, host: host, context: context, paths: paths)
         }
@@ -97,7 +107,13 @@ public enum Diff {
         return steps
     }
 
-    static func bridgeSteps(_ wanted: NetworkState, live: NetworkState?) -> [Plan.Step] {
+    /// Deleting a bridge: after verification (`Operation.deleteBridge`), unless another
+    /// network of the plan creates a bridge of that name, which needs it gone first.
+    static func deleteBridge(_ device: String, wantedDevices: Set<String>) -> Operation {
+        wantedDevices.contains(device) ? .link(.delete(device)) : .deleteBridge(device)
+    }
+
+    static func bridgeSteps(_ wanted: NetworkState, live: NetworkState?, wantedDevices: Set<String> = []) -> [Plan.Step] {
         let name = wanted.name
         let device = wanted.device
         var steps: [Plan.Step] = []
@@ -105,9 +121,9 @@ public enum Diff {
         if let old = current, old.owned, old.exists, old.name != device.name || !device.exists {
             steps.append(
                 Plan.Step(
-                    network: name, object: "bridge \(old.name)", action: .delete,
+                    network: name, subject: .bridge(old.name), action: .delete,
                     reason: device.exists ? "the network's bridge is now \(device.name)" : "was not there before",
-                    operations: [.link(.delete(old.name))]))
+                    operations: [deleteBridge(old.name, wantedDevices: wantedDevices)]))
             current = nil
         }
         guard device.exists else { return steps }
@@ -119,21 +135,21 @@ public enum Diff {
             operations.append(.setARP(device: device.name, device.arp))
             let what = device.addresses.map(\.description).joined(separator: ", ")
             steps.append(
-                Plan.Step(network: name, object: "bridge \(device.name)", action: .create, reason: "missing" + (what.isEmpty ? "" : ", with \(what)"), operations: operations))
+                Plan.Step(network: name, subject: .bridge(device.name), action: .create, reason: "missing" + (what.isEmpty ? "" : ", with \(what)"), operations: operations))
             return steps
         }
         for address in device.addresses where !current.addresses.contains(address) {
             steps.append(
-                Plan.Step(network: name, object: "address \(address) on \(device.name)", action: .create, reason: "missing", operations: [.link(.addAddress(device.name, address))]))
+                Plan.Step(network: name, subject: .address(address, device: device.name), action: .create, reason: "missing", operations: [.link(.addAddress(device.name, address))]))
         }
         for address in current.addresses where !device.addresses.contains(address) {
             steps.append(
-                Plan.Step(network: name, object: "address \(address) on \(device.name)", action: .delete, reason: "not in the file", operations: [.link(.deleteAddress(device.name, address))]))
+                Plan.Step(network: name, subject: .address(address, device: device.name), action: .delete, reason: "not in the file", operations: [.link(.deleteAddress(device.name, address))]))
         }
         if device.up != current.up {
             steps.append(
                 Plan.Step(
-                    network: name, object: "bridge \(device.name)", action: .update, reason: current.up ? "up, should be down" : "down",
+                    network: name, subject: .bridge(device.name), action: .update, reason: current.up ? "up, should be down" : "down",
                     operations: [.link(device.up ? .setUp(device.name) : .setDown(device.name))]))
         }
         if device.ipv6Disabled != current.ipv6Disabled {
@@ -142,7 +158,7 @@ public enum Diff {
         if device.arp != current.arp {
             steps.append(
                 Plan.Step(
-                    network: name, object: "sysctl net.ipv4.conf.\(device.name).arp_ignore/arp_announce", action: .update,
+                    network: name, subject: .arp(device: device.name), action: .update,
                     reason: "\(current.arp), should be \(device.arp)", operations: [.setARP(device: device.name, device.arp)]))
         }
         return steps
@@ -150,7 +166,7 @@ public enum Diff {
 
     static func ipv6Step(network: String, device: String, disable: Bool) -> Plan.Step {
         Plan.Step(
-            network: network, object: "sysctl net.ipv6.conf.\(device).disable_ipv6", action: .update,
+            network: network, subject: .ipv6(device: device), action: .update,
             reason: disable ? "IPv6 is on; the network declares none" : "back to its value before moat",
             operations: [.disableIPv6(device: device, disable)])
     }
@@ -191,7 +207,7 @@ public enum Diff {
         let fresh = record == nil
         steps.append(
             Plan.Step(
-                network: name, object: "interface \(device.name)", action: fresh ? .create : .update,
+                network: name, subject: .interface(device.name), action: fresh ? .create : .update,
                 reason: (fresh ? "not yet configured (its state now is kept for destroy): " : "drifted: ") + describe(operations),
                 operations: operations))
         return steps
@@ -233,7 +249,7 @@ public enum Diff {
         let creating = live.isEmpty
         let removing = desired.isEmpty
         return Plan.Step(
-            network: network, object: network == nil ? "shared firewall chains" : "firewall chains",
+            network: network, subject: network == nil ? .sharedFirewallChains : .firewallChains,
             action: creating ? .create : removing ? .delete : .update, reason: reasons.joined(separator: "; "), operations: operations)
     }
 
@@ -264,7 +280,7 @@ public enum Diff {
         }
         if !operations.isEmpty {
             let action: Plan.Step.Action = live.jumps.isEmpty ? .create : desired.jumps.isEmpty ? .delete : .update
-            steps.append(Plan.Step(network: nil, object: "jumps from built-in chains", action: action, reason: reasons.joined(separator: "; "), operations: operations))
+            steps.append(Plan.Step(network: nil, subject: .jumps, action: action, reason: reasons.joined(separator: "; "), operations: operations))
         }
         return steps
     }
@@ -273,7 +289,7 @@ public enum Diff {
 
     static func dnsmasqSteps(network: String, desired: DnsmasqInstance?, live: DnsmasqInstance?, forceRestart: Bool, paths: Paths) -> [Plan.Step] {
         func step(_ action: Plan.Step.Action, _ reason: String, _ operations: [Operation]) -> [Plan.Step] {
-            [Plan.Step(network: network, object: "dnsmasq", action: action, reason: reason, operations: operations)]
+            [Plan.Step(network: network, subject: .dnsmasq, action: action, reason: reason, operations: operations)]
         }
         switch (desired, live) {
         case (nil, nil):
@@ -311,17 +327,18 @@ public enum Diff {
 
     // MARK: - A network that leaves
 
-    static func removalSteps(_ found: NetworkState, context: DiffContext, paths: Paths) -> [Plan.Step] {
+    static func removalSteps(_ found: NetworkState, context: DiffContext, paths: Paths, wantedDevices: Set<String> = []) -> [Plan.Step] {
         let name = found.name
         var steps: [Plan.Step] = []
         if let instance = found.dnsmasq {
-            steps.append(Plan.Step(network: name, object: "dnsmasq", action: .delete, reason: context.leaving, operations: stopAndForget(network: name, instance, paths: paths)))
+            steps.append(Plan.Step(network: name, subject: .dnsmasq, action: .delete, reason: context.leaving, operations: stopAndForget(network: name, instance, paths: paths)))
         }
         if let chains = chainStep(network: name, desired: [:], live: found.chains) {
             steps.append(chains)
         }
         if found.device.owned, found.device.exists {
-            steps.append(Plan.Step(network: name, object: "bridge \(found.device.name)", action: .delete, reason: context.leaving, operations: [.link(.delete(found.device.name))]))
+            steps.append(Plan.Step(network: name, subject: .bridge(found.device.name), action: .delete, reason: context.leaving,
+                    operations: [deleteBridge(found.device.name, wantedDevices: wantedDevices)]))
         } else if let record = context.interfaceRecords[name] {
             steps += interfaceRestoreSteps(found, record: record, paths: paths)
         }
@@ -343,7 +360,7 @@ public enum Diff {
         operations.append(.removeFiles([paths.interfaceRecord(found.name), paths.networkDir(found.name)]))
         return [
             Plan.Step(
-                network: found.name, object: "interface \(record.device)", action: .delete, reason: "given back as it was before moat", operations: operations)
+                network: found.name, subject: .interface(record.device), action: .delete, reason: "given back as it was before moat", operations: operations)
         ]
     }
 }

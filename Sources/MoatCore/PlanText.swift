@@ -1,5 +1,5 @@
 import Foundation
-import MoatHost
+import MoatConfig
 
 extension Plan {
     /// Terraform-like lines for people: a mark, the network, the object, the action and why.
@@ -10,22 +10,20 @@ extension Plan {
         for step in steps {
             let mark = step.action.symbol
             let network = (step.network ?? "*").padding(toLength: width, withPad: " ", startingAt: 0)
-            let line = "  \(mark) \(network)  \(step.object): \(step.action.rawValue) (\(step.reason))"
-            out += (color ? Self.paint(line, for: step.action) : line) + "\n"
+            let line = "  \(mark) \(network)  \(step.change)"
+            out += Self.color(of: step.action).paint(line, enabled: color) + "\n"
         }
         let s = summary
         out += "\nPlan: \(s.add) to add, \(s.change) to change, \(s.destroy) to destroy.\n"
         return out
     }
 
-    static func paint(_ line: String, for action: Step.Action) -> String {
-        let code =
-            switch action {
-            case .create, .start: "32"
-            case .delete: "31"
-            default: "33"
-            }
-        return "\u{1B}[\(code)m\(line)\u{1B}[0m"
+    static func color(of action: Step.Action) -> ANSIColor {
+        switch action {
+        case .create, .start: .green
+        case .delete: .red
+        default: .yellow
+        }
     }
 
     /// Stable data for programs: `{"changes": bool, "summary": {...}, "steps": [...]}`, and
@@ -37,7 +35,7 @@ extension Plan {
             "summary": ["add": s.add, "change": s.change, "destroy": s.destroy],
             "steps": steps.map { step -> [String: Any] in
                 [
-                    "network": step.network ?? NSNull(), "object": step.object, "action": step.action.rawValue,
+                    "network": step.network ?? NSNull(), "object": step.subject.description, "action": step.action.rawValue,
                     "reason": step.reason,
                 ]
             },
@@ -45,13 +43,11 @@ extension Plan {
         if applied { object["applied"] = true }
         // Present only when there are warnings, so a clean plan's JSON is unchanged.
         if !warnings.isEmpty { object["warnings"] = warnings }
-        return Self.encode(object)
+        return JSONText.write(object, fallback: "{}") + "\n"
     }
+}
 
-    static func encode(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
-            let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text + "\n"
-    }
+extension Plan.Step {
+    /// `subject: action (reason)`, as the plan and status print a step.
+    public var change: String { "\(subject): \(action.rawValue) (\(reason))" }
 }

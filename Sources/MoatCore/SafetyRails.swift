@@ -1,5 +1,4 @@
 import MoatConfig
-import MoatHost
 
 /// What `plan` refuses unless the file opts in, because it would take something from the host
 /// itself: its uplink (an `interface:` that carries the default route or addresses the file

@@ -67,43 +67,6 @@ public enum Listeners {
         }
     }
 
-    // MARK: - Reading (I/O)
-
-    /// The non-loopback listeners on `ports`, with their holders. The process scan (every
-    /// `/proc/PID/fd`) runs only when such a socket exists.
-    public static func read(ports: Set<Port>, files: some HostFiles) throws -> [HostListener] {
-        var sockets: [ListeningSocket] = []
-        for table in tables {
-            guard let text = try files.read(table.path) else { continue }
-            sockets += parseProcNet(text, proto: table.proto, ipv6: table.ipv6).filter {
-                !$0.isLoopback && ports.contains(Port($0.proto, $0.port))
-            }
-        }
-        guard !sockets.isEmpty else { return [] }
-        let holders = try readHolders(of: Set(sockets.map(\.inode)), files: files)
-        return sockets.map { HostListener(socket: $0, holders: holders[$0.inode] ?? []) }
-    }
-
-    /// The processes holding each of `inodes`, by scanning `/proc/[pid]/fd/*`. Processes come
-    /// and go during the scan: what cannot be read is skipped.
-    static func readHolders(of inodes: Set<UInt64>, files: some HostFiles) throws -> [UInt64: [SocketHolder]] {
-        var found: [UInt64: [SocketHolder]] = [:]
-        for entry in try files.list("/proc") {
-            guard let pid = Int32(entry), pid > 0 else { continue }
-            let descriptors = (try? files.list("/proc/\(pid)/fd")) ?? []
-            var comm: String?
-            for descriptor in descriptors where descriptor.allSatisfy(\.isNumber) {
-                guard let link = try? files.readLink("/proc/\(pid)/fd/\(descriptor)"), let inode = socketInode(link: link),
-                    inodes.contains(inode)
-                else { continue }
-                if comm == nil { comm = parseComm((try? files.read("/proc/\(pid)/comm")) ?? nil) }
-                let holder = SocketHolder(pid: pid, comm: comm ?? "?")
-                if found[inode]?.contains(holder) != true { found[inode, default: []].append(holder) }
-            }
-        }
-        return found.mapValues { $0.sorted { $0.pid < $1.pid } }
-    }
-
     // MARK: - Pure parts
 
     /// The listening sockets of one `/proc/net/{tcp,tcp6,udp,udp6}` table: TCP in state `0A`
@@ -133,7 +96,7 @@ public enum Listeners {
     }
 
     /// `/proc/PID/comm` without its newline, printable characters only (a process names itself).
-    static func parseComm(_ text: String?) -> String? {
+    public static func parseComm(_ text: String?) -> String? {
         guard let text else { return nil }
         let name = String(text.trimmingCharacters(in: .newlines).unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(64))
         return name.isEmpty ? nil : name
