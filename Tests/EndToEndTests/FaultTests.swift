@@ -88,6 +88,13 @@ extension EndToEnd {
                     kill(pid, SIGKILL)
                 }
 
+                // plan sees what apply will do: the interrupted run's dnsmasqs are restarted.
+                let pending = try host.moat(["plan", "--detailed-exitcode", file])
+                #expect(pending.status == 2, "\(pending)")
+                #expect(pending.stdout.contains("dmz  dnsmasq: restart (the last run was interrupted)"), "\(pending)")
+                let status = try host.moat(["status", file])
+                #expect(status.stdout.contains("dmz: apply would change dnsmasq: restart (the last run was interrupted)"), "\(status)")
+
                 let recover = try host.moat(["apply", file])
                 #expect(recover.status == 0, "\(recover)")
                 #expect((recover.stdout + recover.stderr).contains("interrupted"), "\(recover)")

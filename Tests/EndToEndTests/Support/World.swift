@@ -288,6 +288,24 @@ struct StandIns {
         try write(program, test + "echo \(Self.quoted(message)) >&2\nexit 1\n")
     }
 
+    /// `program` fails like `failing`, but only from the call after the first `passes` calls
+    /// whose arguments contain `trigger` (a failure that strikes the rollback, not the apply).
+    func failing(_ program: String, when trigger: String, after passes: Int, message: String) throws {
+        let real = try Self.real(program)
+        let counter = Self.quoted(folder.appendingPathComponent("count-\(program)").path)
+        try write(
+            program,
+            """
+            case "$*" in *\(Self.quoted(trigger))*)
+                n=$(cat \(counter) 2>/dev/null || echo 0)
+                echo $((n + 1)) > \(counter)
+                if [ "$n" -ge \(passes) ]; then echo \(Self.quoted(message)) >&2; exit 1; fi ;;
+            esac
+            exec \(real) "$@"
+
+            """)
+    }
+
     /// `program` waits (bounded) for `gate` to exist before it runs the real one, when its
     /// arguments contain `trigger`; `waiting` gets its pid once it waits.
     func gated(_ program: String, when trigger: String) throws -> (gate: String, waiting: String) {
