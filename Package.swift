@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MoatConfigTests",
-            dependencies: ["MoatConfig", "MoatHost"],
+            dependencies: ["MoatConfig", "MoatHost", "MoatTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -4,7 +4,7 @@ import MoatConfig
 extension StatusReport {
     /// A table for people, one network a line, then what needs attention, then (with
     /// `leases`) each network's leases. `now` is seconds since 1970.
-    public func humanText(color: Bool, leases showLeases: Bool, now: Int, timeZone: TimeZone = .current) -> String {
+    public func humanText(color: Bool, leases showLeases: Bool, now: Int, timeZone: TimeZone) -> String {
         var out = ""
         if file == nil {
             out += "No file: live networks only; their firewall rules are not compared with anything.\n\n"

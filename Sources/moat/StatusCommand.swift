@@ -44,7 +44,7 @@ struct StatusCommand: AsyncParsableCommand {
             if json {
                 print(report.json(leases: leases), terminator: "")
             } else {
-                print(report.humanText(color: Terminal.standardOutput.color, leases: leases, now: now), terminator: "")
+                print(report.humanText(color: Terminal.standardOutput.color, leases: leases, now: now, timeZone: .current), terminator: "")
             }
         }
     }

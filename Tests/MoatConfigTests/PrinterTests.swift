@@ -1,12 +1,13 @@
 import Foundation
 import MoatConfig
+import MoatTestSupport
 import Testing
 
-/// Compares `actual` with a golden file under Fixtures/golden; `MOAT_RECORD_GOLDEN=1`
+/// Compares `actual` with a golden file under Fixtures/golden; `MOAT_RECORD=1` (`Golden`)
 /// rewrites the file in the source tree instead.
 func assertGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let source = Fixtures.repository.appendingPathComponent("Tests/MoatConfigTests/Fixtures/golden/\(name)")
-    if ProcessInfo.processInfo.environment["MOAT_RECORD_GOLDEN"] != nil {
+    if Golden.recording {
         try actual.write(to: source, atomically: true, encoding: .utf8)
         return
     }
@@ -18,7 +19,7 @@ func assertGolden(_ actual: String, _ name: String, sourceLocation: SourceLocati
         let b = index < got.count ? String(got[index]) : "<none>"
         if a != b {
             Issue.record(
-                "\(name) line \(index + 1) differs (MOAT_RECORD_GOLDEN=1 re-records):\n- \(a)\n+ \(b)",
+                "\(name) line \(index + 1) differs (MOAT_RECORD=1 re-records):\n- \(a)\n+ \(b)",
                 sourceLocation: sourceLocation)
             return
         }

@@ -202,8 +202,7 @@ enum RenderCases {
 
 /// Golden files: checked in under `Fixtures/golden/<case>/`, read through `Bundle.module`,
 /// re-recorded into the source tree with `MOAT_RECORD=1`.
-enum Golden {
-    static var recording: Bool { ProcessInfo.processInfo.environment["MOAT_RECORD"] == "1" }
+enum GoldenFiles {
 
     static func sourceDir(_ name: String, filePath: String = #filePath) -> URL {
         URL(fileURLWithPath: filePath).deletingLastPathComponent()
@@ -259,10 +258,10 @@ struct RenderTests {
     static func expectGolden(_ c: RenderCase) throws {
         let files = RenderCases.files(of: RenderCases.render(c.config))
         if Golden.recording {
-            try Golden.record(files, as: c.name)
+            try GoldenFiles.record(files, as: c.name)
             return
         }
-        let golden = try Golden.load(c.name)
+        let golden = try GoldenFiles.load(c.name)
         #expect(!golden.isEmpty, "no golden files for \(c.name): run with MOAT_RECORD=1 and rebuild")
         for file in Set(files.keys).union(golden.keys).sorted() {
             let want = golden[file]

@@ -28,7 +28,7 @@ struct DiffCaseTests {
         let diffCase = try DiffCase(name: name)
         let plan = try await diffCase.plan()
         let outputs = ["plan.txt": plan.humanText(color: false), "plan.json": plan.json()]
-        if DiffCase.recording {
+        if Golden.recording {
             try diffCase.record(outputs)
             return
         }
@@ -113,7 +113,6 @@ struct DiffCase {
     static let paths = Paths(stateDir: "/tmp/moat-diff/state", runDir: "/tmp/moat-diff/run")
     /// The resolver `capture.sh` put in the namespace's resolv.conf.
     static let upstream = ["203.0.113.53"]
-    static var recording: Bool { ProcessInfo.processInfo.environment["MOAT_RECORD"] == "1" }
 
     static var bundled: URL? {
         Bundle.module.url(forResource: "Fixtures", withExtension: nil)?.appendingPathComponent(
