@@ -115,14 +115,20 @@ public struct Reconciler: Sendable {
         }
         let run = try prepare(goal, live: live)
         show(run)
-        if run.plan.isEmpty {
-            try system.remove(paths.journal)
-            return run
-        }
         if run.plan.steps.flatMap(\.operations).contains(where: { $0.phase == .cutConnections }) {
             try Dependencies.check(["conntrack"], system: system)
         }
-        try await execute(run)
+        var failure: (any Error)?
+        do {
+            if !run.plan.isEmpty { try await execute(run) }
+        } catch {
+            failure = error
+        }
+        // The journal goes once the host is as a plan left it: converged, rolled back, or
+        // applied but for a last step the error names. After a failed rollback it stays, so
+        // the next run says the last one was interrupted and restarts what it touched.
+        if (failure as? MoatError)?.kind != .rollbackFailed { try system.remove(paths.journal) }
+        if let failure { throw failure }
         return run
     }
 
@@ -177,14 +183,12 @@ public struct Reconciler: Sendable {
             do {
                 try await unit.work()
             } catch {
-                try? system.remove(paths.journal)
                 throw MoatError(
                     "\(command) applied and verified the changes, but could not \(unit.title): \(error)"
                         + (unit.title.hasPrefix("cut") ? "\nthe connections the rules no longer admit may still be open; list them with `conntrack -L`" : "")
                         + "\nrun `moat \(command)` again to finish")
             }
         }
-        try system.remove(paths.journal)
     }
 
     /// Undoes a failed run: a plan from the host as it is now towards `before`, every phase
@@ -210,7 +214,6 @@ public struct Reconciler: Sendable {
                     + (await differences(from: before))
                     + "run `moat apply` or `moat destroy --all` to converge")
         }
-        try? system.remove(paths.journal)
         let undone = done.isEmpty ? "nothing had been changed" : "undid: " + done.reversed().joined(separator: "; ")
         throw MoatError("\(command) failed: \(cause)\nrolled back (\(undone)); the host is as it was before")
     }

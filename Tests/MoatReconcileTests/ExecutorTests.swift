@@ -70,8 +70,11 @@ struct ExecutorTests {
 
     @Test("a failing step rolls back towards the host as it was, and says what failed")
     func rollback() async throws {
-        // An empty host that reads as empty whatever is run on it, and whose dnsmasq cannot start.
-        let system = FakeHost(files: ["/proc/sys/net/ipv4/ip_forward": "0\n"]) { argv, _ in
+        // An empty host that has every program moat runs, reads as empty whatever is run on
+        // it, and whose dnsmasq cannot start.
+        var files = ["/proc/sys/net/ipv4/ip_forward": "0\n"]
+        for folder in Dependencies.searchDirectories() { for program in Dependencies.always { files["\(folder)/\(program)"] = "" } }
+        let system = FakeHost(files: files) { argv, _ in
             if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
             if argv.first == "dnsmasq" {
                 return CommandResult(status: 2, stderr: "dnsmasq: failed to bind DHCP server socket: Address in use")
@@ -79,13 +82,14 @@ struct ExecutorTests {
             return CommandResult(status: 0)
         }
         let reconciler = Reconciler(system: system, paths: paths, progress: { _ in })
-        let before = try await reconciler.snapshot()
-        let run = try reconciler.prepare(Reconciler.Goal.apply(labConfig()), live: before)
-        let error = await #expect(throws: MoatError.self) { try await reconciler.execute(run) }
+        let error = await #expect(throws: MoatError.self) {
+            try await reconciler.run(.apply(labConfig()), holder: "apply test", lockTimeout: 0) { _ in }
+        }
         #expect(error?.kind == .failed)
         #expect(error?.message.contains("dnsmasq: failed to bind") == true)
         #expect(error?.message.contains("rolled back") == true)
         #expect(system.file(paths.journal) == nil)
+        #expect(system.commands.contains { $0.first == "dnsmasq" }, "the apply ran as far as dnsmasq")
     }
 
     @Test("the lock names its holder and a second taker gets exit 75")
