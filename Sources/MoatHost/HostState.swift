@@ -10,22 +10,21 @@ public struct HostState: Hashable, Sendable {
     public var ipForward: Bool
     /// moat's networks, by name.
     public var networks: [String: NetworkState]
-    /// moat's chains that serve every network (`MOAT-FORWARD`, ...): rules as iptables-save
-    /// prints them after `-A <chain> `.
-    public var sharedChains: [ChainID: [String]]
+    /// moat's chains that serve every network (`MOAT-FORWARD`, ...), with their rules in order.
+    public var sharedChains: [ChainID: [FirewallRule]]
     /// Rules outside moat's chains that jump into them, by the chain holding them, in order,
-    /// duplicates kept, as iptables-save prints them after `-A <chain> `. moat itself puts
+    /// duplicates kept. moat itself puts
     /// them only in built-in chains; the live snapshot reports any it finds, so the diff
     /// can remove strays.
-    public var jumps: [ChainID: [String]]
+    public var jumps: [ChainID: [FirewallRule]]
     /// Links that are not moat's (live only): for conflicts, never touched.
     public var foreignLinks: [String: Link]
     /// IPv4 routes of the main table (live only): for conflicts.
     public var routes: [Route]
 
     public init(
-        ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [String]] = [:],
-        jumps: [ChainID: [String]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = []
+        ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [FirewallRule]] = [:],
+        jumps: [ChainID: [FirewallRule]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = []
     ) {
         self.ipForward = ipForward
         self.networks = networks
@@ -55,12 +54,12 @@ extension HostState {
 public struct NetworkState: Hashable, Sendable {
     public var name: String
     public var device: DeviceState
-    /// This network's own chains (`MOAT-IN-<name>`, ...), rules as iptables-save prints them.
-    public var chains: [ChainID: [String]]
+    /// This network's own chains (`MOAT-IN-<name>`, ...), with their rules in order.
+    public var chains: [ChainID: [FirewallRule]]
     /// nil when the network runs no dnsmasq (no DHCP and no DNS), or none was found.
     public var dnsmasq: DnsmasqInstance?
 
-    public init(name: String, device: DeviceState, chains: [ChainID: [String]] = [:], dnsmasq: DnsmasqInstance? = nil) {
+    public init(name: String, device: DeviceState, chains: [ChainID: [FirewallRule]] = [:], dnsmasq: DnsmasqInstance? = nil) {
         self.name = name
         self.device = device
         self.chains = chains

@@ -82,7 +82,7 @@ public struct Snapshot {
         async let save = output(of: iptablesSaveCommand, runner: runner)
         let links = try parseIPAddr(json: try await addr)
         let routes = try parseRoutes(json: try await route)
-        let firewall = parseIptablesSave(try await save)
+        let firewall = IptablesBackend.parseSave(try await save)
 
         let ipForward = try files.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
         let networkFiles = try readNetworkFiles(paths: paths, files: files)
@@ -214,8 +214,8 @@ public struct Snapshot {
         let files = facts.files.filter { isNetworkName($0.key) }
         let pids = facts.pids.filter { isNetworkName($0.key) }
 
-        var networkChains: [String: [ChainID: [String]]] = [:]
-        var sharedChains: [ChainID: [String]] = [:]
+        var networkChains: [String: [ChainID: [FirewallRule]]] = [:]
+        var sharedChains: [ChainID: [FirewallRule]] = [:]
         for (chain, rules) in facts.firewall.chains {
             if let network = ChainName.network(of: chain), isNetworkName(network) {
                 networkChains[network, default: [:]][chain] = rules

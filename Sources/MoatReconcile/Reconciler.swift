@@ -177,7 +177,7 @@ public struct Reconciler: Sendable {
 
 extension HostState {
     /// The host with `networks` gone: their chains, their rules in shared chains (known by
-    /// their comment), shared chains left empty and the jumps to them.
+    /// their owner), shared chains left empty and the jumps to them.
     public func without(networks removed: Set<String>) -> HostState {
         var state = self
         state.networks = networks.filter { !removed.contains($0.key) }
@@ -187,16 +187,19 @@ extension HostState {
             state.jumps = [:]
             return state
         }
-        var shared: [ChainID: [String]] = [:]
+        var shared: [ChainID: [FirewallRule]] = [:]
         for (chain, rules) in sharedChains {
-            let kept = rules.filter { rule in !removed.contains(where: { rule.contains("--comment \"\(Mark.of(network: $0))\"") }) }
+            let kept = rules.filter { rule in
+                guard case .network(let owner) = rule.owner else { return true }
+                return !removed.contains(owner)
+            }
             if !kept.isEmpty { shared[chain] = kept }
         }
         state.sharedChains = shared
-        var jumps: [ChainID: [String]] = [:]
+        var jumps: [ChainID: [FirewallRule]] = [:]
         for (builtin, rules) in self.jumps {
             let kept = rules.filter { rule in
-                shared.keys.contains { $0.table == builtin.table && rule.hasSuffix("-j \($0.name)") }
+                shared.keys.contains { $0.table == builtin.table && rule.verdict == .jump($0.name) }
             }
             if !kept.isEmpty { jumps[builtin] = kept }
         }
