@@ -60,13 +60,6 @@ public struct FirewallRule: Hashable, Sendable, CustomStringConvertible {
         return rule
     }
 
-    /// The same rule with its origin set.
-    public func from(_ origin: RuleOrigin) -> FirewallRule {
-        var rule = self
-        rule.origin = origin
-        return rule
-    }
-
     /// The iptables-save text of the rule, for messages and logs.
     public var description: String { IptablesBackend.text(of: self) }
 
