@@ -38,12 +38,12 @@ public enum ConnectionCut {
 
     /// Whether a chain going from `old` to `new` could refuse a connection it took before:
     /// unless every old rule stays, in order, and every added rule only accepts (or forwards).
-    static func tightens(from old: [String], to new: [String]) -> Bool {
+    static func tightens(from old: [FirewallRule], to new: [FirewallRule]) -> Bool {
         var remaining = old[...]
         for rule in new {
             if rule == remaining.first {
                 remaining = remaining.dropFirst()
-            } else if !(rule.hasSuffix("-j ACCEPT") || rule.contains("-j DNAT ")) {
+            } else if !rule.onlyAdmits {
                 return true
             }
         }
@@ -127,6 +127,16 @@ public enum ConnectionCut {
             guard !allow.ports.isEmpty else { return true }
             guard let port else { return false }
             return allow.ports.contains { $0.low <= port && port <= $0.high }
+        }
+    }
+}
+
+extension FirewallRule {
+    /// Whether the rule can only let traffic in: it accepts, or forwards (DNAT).
+    fileprivate var onlyAdmits: Bool {
+        switch verdict {
+        case .accept, .dnat: true
+        default: false
         }
     }
 }

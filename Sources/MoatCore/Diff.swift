@@ -227,7 +227,7 @@ public enum Diff {
 
     // MARK: - Firewall
 
-    static func chainStep(network: String?, desired: [ChainID: [String]], live: [ChainID: [String]]) -> Plan.Step? {
+    static func chainStep(network: String?, desired: [ChainID: [FirewallRule]], live: [ChainID: [FirewallRule]]) -> Plan.Step? {
         var operations: [Operation] = []
         var reasons: [String] = []
         for chain in Set(desired.keys).union(live.keys).sorted() {
@@ -253,15 +253,18 @@ public enum Diff {
             action: creating ? .create : removing ? .delete : .update, reason: reasons.joined(separator: "; "), operations: operations)
     }
 
-    /// A chain's name, with its table where two tables share the name.
+    /// A chain's name, with its table where two of moat's shared chains have that name
+    /// (`nat MOAT-POSTROUTING` and `mangle MOAT-POSTROUTING`).
     static func label(_ chain: ChainID) -> String {
-        ["MOAT-POSTROUTING", "MOAT-PREROUTING"].contains(chain.name) ? "\(chain.table) \(chain.name)" : chain.name
+        let tables = Set(ChainName.shared.filter { $0.chain.name == chain.name }.map(\.chain.table))
+        return tables.count > 1 ? "\(chain.table) \(chain.name)" : chain.name
     }
 
-    /// The first difference, in words a person can check against `iptables-save`.
-    static func driftReason(want: [String], have: [String]) -> String {
-        if let lost = want.first(where: { !have.contains($0) }) { return "rule missing: \(lost)" }
-        if let extra = have.first(where: { !want.contains($0) }) { return "unexpected rule: \(extra)" }
+    /// The first difference, in words a person can check against `iptables-save` (the
+    /// rule as the backend prints it).
+    static func driftReason(want: [FirewallRule], have: [FirewallRule]) -> String {
+        if let lost = want.first(where: { !have.contains($0) }) { return "rule missing: \(IptablesBackend.text(of: lost))" }
+        if let extra = have.first(where: { !want.contains($0) }) { return "unexpected rule: \(IptablesBackend.text(of: extra))" }
         return "rules out of order"
     }
 

@@ -26,9 +26,9 @@ import MoatConfig
 /// - mangle: `MOAT-POSTROUTING` fills DHCP reply checksums on D.
 public enum FirewallChains {
     /// A network's own chains, non-empty ones only (no `DNAT` chain without forwards, no
-    /// `MASQ` chain in isolated mode).
-    public static func chains(of network: Network, in config: Config) -> [ChainID: [String]] {
-        var chains: [ChainID: [String]] = [
+    /// `MASQ` chain in isolated mode). Every rule carries its origin.
+    public static func chains(of network: Network, in config: Config) -> [ChainID: [FirewallRule]] {
+        var chains: [ChainID: [FirewallRule]] = [
             ChainName.of(.source, network: network.name): sourceRules(network),
             ChainName.of(.input, network: network.name): inputRules(network),
             ChainName.of(.from, network: network.name): fromRules(network, config),
@@ -44,51 +44,50 @@ public enum FirewallChains {
     }
 
     /// The shared dispatch chains, non-empty ones only; networks in name order.
-    public static func sharedChains(of config: Config) -> [ChainID: [String]] {
+    public static func sharedChains(of config: Config) -> [ChainID: [FirewallRule]] {
         let networks = config.networks.sorted { $0.name < $1.name }
         var chains: [ChainID: [FirewallRule]] = [:]
+        /// A jump from a shared chain into one of network `n`'s own chains.
+        func dispatch(_ n: Network, _ kind: ChainName.Kind, inInterface: String? = nil, outInterface: String? = nil) -> FirewallRule {
+            FirewallRule(
+                owner: .network(n.name), origin: .dispatch, inInterface: inInterface, outInterface: outInterface,
+                verdict: .jump(ChainName.of(kind, network: n.name).name))
+        }
         for n in networks {
-            let device = n.device.name
-            let comment = Mark.of(network: n.name)
-            chains[ChainName.rawPrerouting, default: []].append(
-                FirewallRule(inInterface: device, comment: comment, target: ChainName.of(.source, network: n.name).name))
-            chains[ChainName.input, default: []].append(
-                FirewallRule(inInterface: device, comment: comment, target: ChainName.of(.input, network: n.name).name))
+            chains[ChainName.rawPrerouting, default: []].append(dispatch(n, .source, inInterface: n.device.name))
+            chains[ChainName.input, default: []].append(dispatch(n, .input, inInterface: n.device.name))
         }
         // Every FROM jump before any TO jump: see the type's documentation.
         for n in networks {
-            chains[ChainName.forward, default: []].append(
-                FirewallRule(
-                    inInterface: n.device.name, comment: Mark.of(network: n.name),
-                    target: ChainName.of(.from, network: n.name).name))
+            chains[ChainName.forward, default: []].append(dispatch(n, .from, inInterface: n.device.name))
         }
         for n in networks {
-            chains[ChainName.forward, default: []].append(
-                FirewallRule(
-                    outInterface: n.device.name, comment: Mark.of(network: n.name),
-                    target: ChainName.of(.to, network: n.name).name))
+            chains[ChainName.forward, default: []].append(dispatch(n, .to, outInterface: n.device.name))
         }
         for n in networks where n.mode == .nat {
             // `! -d S` (as libvirt does) rather than `! -o D`: it says "leaving the subnet"
             // in addresses, which also holds for traffic bridged back into D.
-            chains[ChainName.natPostrouting, default: []].append(
-                FirewallRule(
-                    source: n.subnet, destination: n.subnet, destinationNegated: true,
-                    comment: Mark.of(network: n.name),
-                    target: ChainName.of(.masquerade, network: n.name).name))
+            var jump = dispatch(n, .masquerade)
+            jump.source = n.subnet
+            jump.destination = n.subnet
+            jump.destinationNegated = true
+            chains[ChainName.natPostrouting, default: []].append(jump)
         }
         for n in networks where !n.forwards.isEmpty {
-            let jump = FirewallRule(
-                matches: [Match.localDestination], comment: Mark.of(network: n.name),
-                target: ChainName.of(.dnat, network: n.name).name)
+            var jump = dispatch(n, .dnat)
+            jump.matches = [.localDestination]
             chains[ChainName.natPrerouting, default: []].append(jump)
             chains[ChainName.natOutput, default: []].append(jump)
         }
         if networks.contains(where: { $0.mode == .nat }) {
-            var block = config.block.map { FirewallRule(destination: $0, comment: Mark.shared, target: Target.reject) }
+            var block = config.block.map {
+                FirewallRule(owner: .shared, origin: .block($0), destination: $0, verdict: .reject)
+            }
             // Another network's subnet; a network's own never gets here (its FROM chain
             // accepts traffic back out of its own device first).
-            block += networks.map { FirewallRule(destination: $0.subnet, comment: Mark.of(network: $0.name), target: Target.reject) }
+            block += networks.map {
+                FirewallRule(owner: .network($0.name), origin: .otherNetwork($0.name), destination: $0.subnet, verdict: .reject)
+            }
             chains[ChainName.block] = block
         }
         for n in networks where n.dhcp != nil {
@@ -96,19 +95,19 @@ public enum FirewallChains {
             // left to the hardware; libvirt keeps the same rule.
             chains[ChainName.manglePostrouting, default: []].append(
                 FirewallRule(
-                    outInterface: n.device.name, proto: "udp", matches: ["-m udp --dport 68"],
-                    comment: Mark.of(network: n.name), target: Target.checksumFill))
+                    owner: .network(n.name), origin: .checksum, outInterface: n.device.name, proto: "udp",
+                    matches: [.port(PortRange(68))], verdict: .checksumFill))
         }
-        return chains.mapValues { $0.map(\.description) }
+        return chains
     }
 
     /// One jump from each built-in chain into its non-empty shared chain, keyed by the
     /// built-in chain (`ChainID(.filter, "INPUT")`).
-    public static func jumps(to sharedChains: [ChainID: [String]]) -> [ChainID: [String]] {
-        var jumps: [ChainID: [String]] = [:]
+    public static func jumps(to sharedChains: [ChainID: [FirewallRule]]) -> [ChainID: [FirewallRule]] {
+        var jumps: [ChainID: [FirewallRule]] = [:]
         for (chain, builtin) in ChainName.shared where !(sharedChains[chain] ?? []).isEmpty {
             jumps[ChainID(chain.table, builtin), default: []].append(
-                FirewallRule(comment: Mark.shared, target: chain.name).description)
+                FirewallRule(owner: .shared, origin: .dispatch, verdict: .jump(chain.name)))
         }
         return jumps
     }
@@ -118,42 +117,47 @@ public enum FirewallChains {
     /// What may arrive from D (raw table, before conntrack): guest sources of S, and a DHCP
     /// client that has no address yet. The host's own address and the subnet's network and
     /// broadcast addresses are no guest's.
-    static func sourceRules(_ n: Network) -> [String] {
-        let comment = Mark.of(network: n.name)
+    static func sourceRules(_ n: Network) -> [FirewallRule] {
+        let owner = RuleOwner.network(n.name)
         let subnet = n.subnet
         var rules = [n.address.address, subnet.network, subnet.broadcast].map { address in
-            FirewallRule(source: IPv4CIDR(address: address, prefix: 32), comment: comment, target: Target.drop)
+            FirewallRule(owner: owner, origin: .sourceCheck, source: IPv4CIDR(address: address, prefix: 32), verdict: .drop)
         }
-        rules.append(FirewallRule(source: subnet, comment: comment, target: Target.ret))
+        rules.append(FirewallRule(owner: owner, origin: .sourceCheck, source: subnet, verdict: .return))
         if n.dhcp != nil {
             rules.append(
                 FirewallRule(
-                    source: IPv4CIDR(address: IPv4Address(0), prefix: 32), destination: Self.limitedBroadcast, proto: "udp",
-                    matches: ["-m udp --dport 67"], comment: comment, target: Target.ret))
+                    owner: owner, origin: .dhcp, source: IPv4CIDR(address: IPv4Address(0), prefix: 32),
+                    destination: Self.limitedBroadcast, proto: "udp", matches: [.port(PortRange(67))], verdict: .return))
         }
-        rules.append(FirewallRule(comment: comment, target: Target.drop))
-        return unique(rules.map(\.description))
+        rules.append(FirewallRule(owner: owner, origin: .finalVerdict, verdict: .drop))
+        return unique(rules)
     }
 
     /// 255.255.255.255/32.
     static let limitedBroadcast = IPv4CIDR(address: IPv4Address(0xFFFF_FFFF), prefix: 32)
 
-    /// Guests to the host itself.
-    static func inputRules(_ n: Network) -> [String] {
-        let comment = Mark.of(network: n.name)
-        let host = IPv4CIDR(address: n.address.address, prefix: 32)
-        var rules = [
-            FirewallRule(matches: [Match.invalid], comment: comment, target: Target.drop),
-            FirewallRule(matches: [Match.established], comment: comment, target: Target.accept),
+    /// The first rules of every filter chain of a network: INVALID dropped, replies let through.
+    static func stateRules(_ owner: RuleOwner) -> [FirewallRule] {
+        [
+            FirewallRule(owner: owner, origin: .invalid, matches: [.invalid], verdict: .drop),
+            FirewallRule(owner: owner, origin: .replies, matches: [.replies], verdict: .accept),
         ]
+    }
+
+    /// Guests to the host itself.
+    static func inputRules(_ n: Network) -> [FirewallRule] {
+        let owner = RuleOwner.network(n.name)
+        let host = IPv4CIDR(address: n.address.address, prefix: 32)
+        var rules = stateRules(owner)
         if n.dhcp != nil {
             // Discovery by broadcast, renewal to the host address; nothing to the host's
             // other addresses (a DHCP server or relay on its LAN side).
             for destination in [Self.limitedBroadcast, host] {
                 rules.append(
                     FirewallRule(
-                        destination: destination, proto: "udp", matches: ["-m udp --dport 67"], comment: comment,
-                        target: Target.accept))
+                        owner: owner, origin: .dhcp, destination: destination, proto: "udp", matches: [.port(PortRange(67))],
+                        verdict: .accept))
             }
         }
         if n.dns {
@@ -162,116 +166,110 @@ public enum FirewallChains {
             for proto in ["udp", "tcp"] {
                 rules.append(
                     FirewallRule(
-                        destination: host, proto: proto, matches: ["-m \(proto) --dport 53"], comment: comment,
-                        target: Target.accept))
+                        owner: owner, origin: .dns, destination: host, proto: proto, matches: [.port(PortRange(53))],
+                        verdict: .accept))
             }
         }
         for allow in n.allow where allow.to == .host {
-            rules += allowRules(allow, destination: nil, comment: comment)
+            rules += allowRules(allow, destination: nil, owner: owner)
         }
-        rules.append(FirewallRule(comment: comment, target: Target.reject))
-        return rules.map(\.description)
+        rules.append(FirewallRule(owner: owner, origin: .finalVerdict, verdict: .reject))
+        return rules
     }
 
     /// Guests through the host: to each other, to allowed places, then to the internet.
-    static func fromRules(_ n: Network, _ config: Config) -> [String] {
-        let comment = Mark.of(network: n.name)
+    static func fromRules(_ n: Network, _ config: Config) -> [FirewallRule] {
+        let owner = RuleOwner.network(n.name)
         var rules = [
-            FirewallRule(matches: [Match.invalid], comment: comment, target: Target.drop),
+            FirewallRule(owner: owner, origin: .invalid, matches: [.invalid], verdict: .drop),
             // Guest to guest, when bridged traffic is seen by FORWARD (br_netfilter).
-            FirewallRule(outInterface: n.device.name, comment: comment, target: Target.accept),
+            FirewallRule(owner: owner, origin: .intraNetwork, outInterface: n.device.name, verdict: .accept),
             // Replies to connections let in through a forward.
-            FirewallRule(matches: [Match.established], comment: comment, target: Target.accept),
+            FirewallRule(owner: owner, origin: .replies, matches: [.replies], verdict: .accept),
         ]
         if n.mode == .nat {
             for allow in n.allow {
                 guard case .cidr(let cidr) = allow.to else { continue }
-                rules += allowRules(allow, destination: cidr, comment: comment)
+                rules += allowRules(allow, destination: cidr, owner: owner)
             }
-            rules.append(FirewallRule(comment: comment, target: ChainName.block.name))
+            rules.append(FirewallRule(owner: owner, origin: .blockList, verdict: .jump(ChainName.block.name)))
             if !config.uplinks.isEmpty {
                 for uplink in config.uplinks {
-                    rules.append(FirewallRule(outInterface: uplink, comment: comment, target: Target.accept))
+                    rules.append(FirewallRule(owner: owner, origin: .uplink(uplink), outInterface: uplink, verdict: .accept))
                 }
-                rules.append(FirewallRule(comment: comment, target: Target.reject))
+                rules.append(FirewallRule(owner: owner, origin: .finalVerdict, verdict: .reject))
             } else {
-                rules.append(FirewallRule(comment: comment, target: Target.accept))
+                rules.append(FirewallRule(owner: owner, origin: .internet, verdict: .accept))
             }
         } else {
-            rules.append(FirewallRule(comment: comment, target: Target.reject))
+            rules.append(FirewallRule(owner: owner, origin: .finalVerdict, verdict: .reject))
         }
-        return rules.map(\.description)
+        return rules
     }
 
     /// Through the host to the guests (not from D): replies and forwards only.
-    static func toRules(_ n: Network) -> [String] {
-        let comment = Mark.of(network: n.name)
-        var rules = [
-            FirewallRule(matches: [Match.invalid], comment: comment, target: Target.drop),
-            FirewallRule(matches: [Match.established], comment: comment, target: Target.accept),
-        ]
+    static func toRules(_ n: Network) -> [FirewallRule] {
+        let owner = RuleOwner.network(n.name)
+        var rules = stateRules(owner)
         for forward in n.forwards {
-            let proto = forward.proto.rawValue
             rules.append(
                 FirewallRule(
-                    destination: IPv4CIDR(address: forward.toAddress, prefix: 32), proto: proto,
-                    matches: ["-m \(proto) --dport \(forward.toPort)", Match.dnatted], comment: comment,
-                    target: Target.accept))
+                    owner: owner, origin: .forward(forward), destination: IPv4CIDR(address: forward.toAddress, prefix: 32),
+                    proto: forward.proto.rawValue, matches: [.port(PortRange(forward.toPort)), .dnatted], verdict: .accept))
         }
-        rules.append(FirewallRule(comment: comment, target: Target.reject))
-        return unique(rules.map(\.description))
+        rules.append(FirewallRule(owner: owner, origin: .finalVerdict, verdict: .reject))
+        return unique(rules)
     }
 
     /// Masquerade of what leaves S, except multicast and broadcast, which are not routed
     /// replies-back traffic and must keep their source.
-    static func masqueradeRules(_ n: Network) -> [String] {
-        let comment = Mark.of(network: n.name)
+    static func masqueradeRules(_ n: Network) -> [FirewallRule] {
+        let owner = RuleOwner.network(n.name)
+        // Masqueraded source ports stay unprivileged, so guests never pass a far side's
+        // "privileged source port" check.
+        let highPorts = Verdict.masquerade(ports: PortRange(1024, 65535))
         return [
             FirewallRule(
-                destination: IPv4CIDR(address: IPv4Address(0xE000_0000), prefix: 4), comment: comment,
-                target: Target.ret),
-            FirewallRule(
-                destination: IPv4CIDR(address: IPv4Address(0xFFFF_FFFF), prefix: 32), comment: comment,
-                target: Target.ret),
-            FirewallRule(proto: "tcp", comment: comment, target: Target.masqueradeHighPorts),
-            FirewallRule(proto: "udp", comment: comment, target: Target.masqueradeHighPorts),
-            FirewallRule(comment: comment, target: Target.masquerade),
-        ].map(\.description)
+                owner: owner, origin: .keepSource, destination: IPv4CIDR(address: IPv4Address(0xE000_0000), prefix: 4),
+                verdict: .return),
+            FirewallRule(owner: owner, origin: .keepSource, destination: Self.limitedBroadcast, verdict: .return),
+            FirewallRule(owner: owner, origin: .masquerade, proto: "tcp", verdict: highPorts),
+            FirewallRule(owner: owner, origin: .masquerade, proto: "udp", verdict: highPorts),
+            FirewallRule(owner: owner, origin: .masquerade, verdict: .masquerade(ports: nil)),
+        ]
     }
 
     /// Port forwards: the host's port to the guest's.
     /// A network's DNAT rules, one per `forwards` entry, in the file's order.
-    public static func dnatRules(_ n: Network) -> [String] {
-        let comment = Mark.of(network: n.name)
-        return n.forwards.map { forward in
-            let proto = forward.proto.rawValue
-            return FirewallRule(
-                proto: proto, matches: ["-m \(proto) --dport \(forward.port)"], comment: comment,
-                target: Target.dnat(forward.toAddress, forward.toPort)
-            ).description
+    public static func dnatRules(_ n: Network) -> [FirewallRule] {
+        n.forwards.map { forward in
+            FirewallRule(
+                owner: .network(n.name), origin: .forward(forward), proto: forward.proto.rawValue,
+                matches: [.port(PortRange(forward.port))], verdict: .dnat(forward.toAddress, forward.toPort))
         }
     }
 
     /// The accept rules of one `allow` entry: protocol and ports, one rule per multiport group.
-    static func allowRules(_ allow: AllowRule, destination: IPv4CIDR?, comment: String) -> [FirewallRule] {
+    static func allowRules(_ allow: AllowRule, destination: IPv4CIDR?, owner: RuleOwner) -> [FirewallRule] {
         switch allow.proto {
         case .all:
-            return [FirewallRule(destination: destination, comment: comment, target: Target.accept)]
+            return [FirewallRule(owner: owner, origin: .allow(allow), destination: destination, verdict: .accept)]
         case .icmp:
-            return [FirewallRule(destination: destination, proto: "icmp", comment: comment, target: Target.accept)]
+            return [FirewallRule(owner: owner, origin: .allow(allow), destination: destination, proto: "icmp", verdict: .accept)]
         case .tcp, .udp:
-            let proto = allow.proto.rawValue
-            return Match.ports(proto, allow.ports).map { matches in
+            return RuleMatch.ports(allow.ports).map { matches in
                 FirewallRule(
-                    destination: destination, proto: proto, matches: matches, comment: comment, target: Target.accept)
+                    owner: owner, origin: .allow(allow), destination: destination, proto: allow.proto.rawValue,
+                    matches: matches, verdict: .accept)
             }
         }
     }
 
-    /// Drops repeated rules, keeping the first: two forwards to the same guest port need
-    /// one accept, and a chain with a duplicate would never match its live copy's order.
-    static func unique(_ rules: [String]) -> [String] {
-        var seen: Set<String> = []
+    /// Drops repeated rules, keeping the first (and its origin): two forwards to the same
+    /// guest port need one accept, and a chain with a duplicate would never match its live
+    /// copy's order. Rules are compared as the kernel sees them (origin aside).
+    static func unique(_ rules: [FirewallRule]) -> [FirewallRule] {
+        var seen: Set<FirewallRule> = []
         return rules.filter { seen.insert($0).inserted }
     }
 }

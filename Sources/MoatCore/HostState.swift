@@ -10,14 +10,13 @@ public struct HostState: Hashable, Sendable {
     public var ipForward: Bool
     /// moat's networks, by name.
     public var networks: [String: NetworkState]
-    /// moat's chains that serve every network (`MOAT-FORWARD`, ...): rules as iptables-save
-    /// prints them after `-A <chain> `.
-    public var sharedChains: [ChainID: [String]]
+    /// moat's chains that serve every network (`MOAT-FORWARD`, ...), with their rules in order.
+    public var sharedChains: [ChainID: [FirewallRule]]
     /// Rules outside moat's chains that jump into them, by the chain holding them, in order,
-    /// duplicates kept, as iptables-save prints them after `-A <chain> `. moat itself puts
+    /// duplicates kept. moat itself puts
     /// them only in built-in chains; the live snapshot reports any it finds, so the diff
     /// can remove strays.
-    public var jumps: [ChainID: [String]]
+    public var jumps: [ChainID: [FirewallRule]]
     /// Links that are not moat's (live only): for conflicts, never touched.
     public var foreignLinks: [String: Link]
     /// IPv4 routes of the main table (live only): for conflicts.
@@ -30,8 +29,8 @@ public struct HostState: Hashable, Sendable {
     public var resolvers: [String]
 
     public init(
-        ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [String]] = [:],
-        jumps: [ChainID: [String]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = [],
+        ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [FirewallRule]] = [:],
+        jumps: [ChainID: [FirewallRule]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = [],
         records: MoatRecords = MoatRecords(), resolvers: [String] = []
     ) {
         self.records = records
@@ -93,12 +92,12 @@ public struct MoatRecords: Hashable, Sendable {
 public struct NetworkState: Hashable, Sendable {
     public var name: String
     public var device: DeviceState
-    /// This network's own chains (`MOAT-IN-<name>`, ...), rules as iptables-save prints them.
-    public var chains: [ChainID: [String]]
+    /// This network's own chains (`MOAT-IN-<name>`, ...), with their rules in order.
+    public var chains: [ChainID: [FirewallRule]]
     /// nil when the network runs no dnsmasq (no DHCP and no DNS), or none was found.
     public var dnsmasq: DnsmasqInstance?
 
-    public init(name: String, device: DeviceState, chains: [ChainID: [String]] = [:], dnsmasq: DnsmasqInstance? = nil) {
+    public init(name: String, device: DeviceState, chains: [ChainID: [FirewallRule]] = [:], dnsmasq: DnsmasqInstance? = nil) {
         self.name = name
         self.device = device
         self.chains = chains
@@ -320,7 +319,7 @@ public enum ChainName {
 
 extension HostState {
     /// The host with `networks` gone: their chains, their rules in shared chains (known by
-    /// their comment), shared chains left empty and the jumps to them.
+    /// their owner), shared chains left empty and the jumps to them.
     public func without(networks removed: Set<String>) -> HostState {
         var state = self
         state.networks = networks.filter { !removed.contains($0.key) }
@@ -330,16 +329,19 @@ extension HostState {
             state.jumps = [:]
             return state
         }
-        var shared: [ChainID: [String]] = [:]
+        var shared: [ChainID: [FirewallRule]] = [:]
         for (chain, rules) in sharedChains {
-            let kept = rules.filter { rule in !removed.contains(where: { rule.contains("--comment \"\(Mark.of(network: $0))\"") }) }
+            let kept = rules.filter { rule in
+                guard case .network(let owner) = rule.owner else { return true }
+                return !removed.contains(owner)
+            }
             if !kept.isEmpty { shared[chain] = kept }
         }
         state.sharedChains = shared
-        var jumps: [ChainID: [String]] = [:]
+        var jumps: [ChainID: [FirewallRule]] = [:]
         for (builtin, rules) in self.jumps {
             let kept = rules.filter { rule in
-                shared.keys.contains { $0.table == builtin.table && rule.hasSuffix("-j \($0.name)") }
+                shared.keys.contains { $0.table == builtin.table && rule.verdict == .jump($0.name) }
             }
             if !kept.isEmpty { jumps[builtin] = kept }
         }

@@ -118,10 +118,10 @@ public enum Operation: Hashable, Sendable {
     /// Forget the kept `ip_forward` value (after restoring it).
     case forgetIPForwardRecord
     /// Rewrite one of moat's chains whole (created when missing).
-    case writeChain(ChainID, [String])
+    case writeChain(ChainID, [FirewallRule])
     case deleteChain(ChainID)
     /// Jumps from a built-in chain into moat's: remove the `old` ones, insert the `new` ones.
-    case replaceJumps(ChainID, old: [String], new: [String])
+    case replaceJumps(ChainID, old: [FirewallRule], new: [FirewallRule])
     case stopDnsmasq(network: String, pid: Int32)
     case writeDnsmasqFiles(network: String, DnsmasqInstance)
     case startDnsmasq(network: String)

@@ -127,8 +127,8 @@ public struct Snapshot {
         let files = facts.files.filter { isNetworkName($0.key) }
         let pids = facts.pids.filter { isNetworkName($0.key) }
 
-        var networkChains: [String: [ChainID: [String]]] = [:]
-        var sharedChains: [ChainID: [String]] = [:]
+        var networkChains: [String: [ChainID: [FirewallRule]]] = [:]
+        var sharedChains: [ChainID: [FirewallRule]] = [:]
         for (chain, rules) in facts.firewall.chains {
             if let network = ChainName.network(of: chain), isNetworkName(network) {
                 networkChains[network, default: [:]][chain] = rules

@@ -147,12 +147,12 @@ struct Executor: Sendable {
         return units
     }
 
-    /// The plan's firewall operations as one transaction (see `FirewallText.restorePayload`).
+    /// The plan's firewall operations as one transaction (see `IptablesBackend.restorePayload`).
     static func restorePayload(_ operations: [MoatCore.Operation]) -> String {
-        var write: [ChainID: [String]] = [:]
+        var write: [ChainID: [FirewallRule]] = [:]
         var delete: Set<ChainID> = []
-        var removeJumps: [ChainID: [String]] = [:]
-        var insertJumps: [ChainID: [String]] = [:]
+        var removeJumps: [ChainID: [FirewallRule]] = [:]
+        var insertJumps: [ChainID: [FirewallRule]] = [:]
         for operation in operations {
             switch operation {
             case .writeChain(let chain, let rules): write[chain] = rules
@@ -163,7 +163,7 @@ struct Executor: Sendable {
             default: break
             }
         }
-        return FirewallText.restorePayload(write: write, delete: delete, removeJumps: removeJumps, insertJumps: insertJumps)
+        return IptablesBackend.restorePayload(write: write, delete: delete, removeJumps: removeJumps, insertJumps: insertJumps)
     }
 
     func writeFiles(_ network: String, _ instance: DnsmasqInstance) throws {

@@ -18,7 +18,7 @@ extension Snapshot {
         async let save = output(of: iptablesSaveCommand, system: system)
         let links = try parseIPAddr(json: try await addr)
         let routes = try parseRoutes(json: try await route)
-        let firewall = parseIptablesSave(try await save)
+        let firewall = IptablesBackend.parseSave(try await save)
 
         let ipForward = try system.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
         let networkFiles = try readNetworkFiles(paths: paths, system: system)

@@ -9,9 +9,9 @@ import MoatTestSupport
 struct ParseIptablesSaveTests {
     @Test("moat's chains are read whole, declared-but-empty ones included, in every table")
     func capturedChains() throws {
-        let dump = parseIptablesSave(try Captured.iptablesSave("host"))
+        let dump = IptablesBackend.parseSave(try Captured.iptablesSave("host"))
         #expect(
-            dump.chains == [
+            dump.chains.text == [
                 ChainID(.filter, "MOAT-FORWARD"): [
                     #"-i virbr10 -m comment --comment "moat:lab" -j MOAT-FROM-lab"#,
                     #"-o virbr10 -m comment --comment "moat:lab" -j MOAT-TO-lab"#,
@@ -40,36 +40,36 @@ struct ParseIptablesSaveTests {
 
     @Test("only rules that jump into moat's chains are jumps; libvirt, Docker and user rules are not read")
     func capturedJumps() throws {
-        let dump = parseIptablesSave(try Captured.iptablesSave("host"))
+        let dump = IptablesBackend.parseSave(try Captured.iptablesSave("host"))
         #expect(
-            dump.jumps == [
+            dump.jumps.text == [
                 ChainID(.filter, "FORWARD"): ["-m comment --comment moat -j MOAT-FORWARD"],
                 ChainID(.nat, "POSTROUTING"): ["-m comment --comment moat -j MOAT-POSTROUTING"],
                 ChainID(.mangle, "POSTROUTING"): ["-m comment --comment moat -j MOAT-POSTROUTING"],
             ])
         // The user's rule forging moat's comment, without jumping to moat, is not moat's.
-        let everything = Array(dump.chains.values.joined()) + Array(dump.jumps.values.joined())
+        let everything = Array(dump.chains.values.joined()).text + Array(dump.jumps.values.joined()).text
         #expect(!everything.contains { $0.contains("veth-host") || $0.contains("LIBVIRT") || $0.contains("DOCKER") })
     }
 
     @Test("a duplicated jump is kept twice, in order")
     func capturedDuplicateJump() throws {
-        let dump = parseIptablesSave(try Captured.iptablesSave("duplicate-jump"))
+        let dump = IptablesBackend.parseSave(try Captured.iptablesSave("duplicate-jump"))
         #expect(
-            dump.jumps[ChainID(.filter, "FORWARD")] == [
+            dump.jumps[ChainID(.filter, "FORWARD")]?.text == [
                 "-m comment --comment moat -j MOAT-FORWARD", "-m comment --comment moat -j MOAT-FORWARD",
             ])
     }
 
     @Test("an empty dump (a fresh nftables namespace prints nothing) has nothing of moat's")
     func capturedEmpty() throws {
-        #expect(parseIptablesSave(try Captured.iptablesSave("empty")) == FirewallDump())
-        #expect(parseIptablesSave("") == FirewallDump())
+        #expect(IptablesBackend.parseSave(try Captured.iptablesSave("empty")) == FirewallDump())
+        #expect(IptablesBackend.parseSave("") == FirewallDump())
     }
 
     @Test("fifty networks' chains")
     func capturedMany() throws {
-        let dump = parseIptablesSave(try Captured.iptablesSave("many"))
+        let dump = IptablesBackend.parseSave(try Captured.iptablesSave("many"))
         #expect(dump.chains.count == 51)
         #expect(dump.chains[ChainID(.filter, "MOAT-FORWARD")]?.count == 50)
     }
@@ -93,9 +93,9 @@ struct ParseIptablesSaveTests {
             COMMIT
             # Completed on Fri Nov 27 11:10:55 2026
             """
-        let dump = parseIptablesSave(text)
-        #expect(dump.chains == [ChainID(.filter, "MOAT-FORWARD"): [""]])
-        #expect(dump.jumps == [ChainID(.filter, "FORWARD"): ["-j MOAT-FORWARD"]])
+        let dump = IptablesBackend.parseSave(text)
+        #expect(dump.chains.text == [ChainID(.filter, "MOAT-FORWARD"): [""]])
+        #expect(dump.jumps.text == [ChainID(.filter, "FORWARD"): ["-j MOAT-FORWARD"]])
     }
 
     @Test("a jump from a foreign user chain and a goto count; a comment that reads like a jump does not")
@@ -109,8 +109,8 @@ struct ParseIptablesSaveTests {
             -A my-chain -j MOATISH
             COMMIT
             """
-        let dump = parseIptablesSave(text)
-        #expect(dump.jumps == [ChainID(.filter, "my-chain"): ["-g MOAT-FORWARD", "-m comment --comment -j -j MOAT-INPUT"]])
+        let dump = IptablesBackend.parseSave(text)
+        #expect(dump.jumps.text == [ChainID(.filter, "my-chain"): ["-g MOAT-FORWARD", "-m comment --comment -j -j MOAT-INPUT"]])
     }
 
     @Test(

@@ -130,7 +130,7 @@ struct RenderRoundTripTests {
 
     static func expectRoundTrip(_ c: RenderCase) throws {
         let state = RenderCases.render(c.config)
-        let want = FirewallText.moatChains(of: state)
+        let want = IptablesBackend.moatChains(of: state)
         let namespace = "moat-rt-\(UInt32.random(in: 0...UInt32.max))"
         try NamespaceTool.run(["ip", "netns", "add", namespace])
         defer { _ = try? NamespaceTool.run(["ip", "netns", "del", namespace]) }
@@ -138,31 +138,40 @@ struct RenderRoundTripTests {
 
         try NamespaceTool.run(inNamespace + ["iptables", "-A", "INPUT", "-s", "203.0.113.7/32", "-j", "ACCEPT"])
         try NamespaceTool.run(
-            inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(state))
-        let saved = NamespaceTool.parseSave(try NamespaceTool.run(inNamespace + ["iptables-save"]))
+            inNamespace + ["iptables-restore", "--noflush"], input: IptablesBackend.restorePayload(state))
+        let savedText = try NamespaceTool.run(inNamespace + ["iptables-save"])
+        let saved = NamespaceTool.parseSave(savedText)
+        // moat's own reader gives back the very rules rendered (origins aside): the snapshot
+        // of a converged host equals the desired state.
+        let read = IptablesBackend.parseSave(savedText)
+        for chain in want.keys.sorted() {
+            #expect(read.chains[chain] == want[chain], "\(c.name): \(chain) read back as other values")
+            #expect(read.chains[chain]?.allSatisfy { $0.opaque == nil } == true, "\(c.name): \(chain) has an opaque rule")
+        }
+        #expect(read.jumps == state.jumps, "\(c.name): the jumps read back as other values")
 
         for chain in want.keys.sorted() {
             let got = saved.rules[chain] ?? []
-            if got != want[chain] {
+            if got != want[chain]?.text {
                 let diff = lineDiff(
-                    expected: (want[chain] ?? []).joined(separator: "\n"), actual: got.joined(separator: "\n"))
+                    expected: (want[chain]?.text ?? []).joined(separator: "\n"), actual: got.joined(separator: "\n"))
                 Issue.record("\(c.name): \(chain) came back different (- rendered, + iptables-save):\n\(diff)")
             }
         }
         let moatChains = saved.chains.filter { $0.name.hasPrefix(Mark.chainPrefix) }
         #expect(moatChains == Set(want.keys), "\(c.name): exactly the rendered chains exist")
         for (builtin, jumps) in state.jumps {
-            let expected = builtin == ChainID(.filter, "INPUT") ? jumps + [foreignRule] : jumps
+            let expected = builtin == ChainID(.filter, "INPUT") ? jumps.text + [foreignRule] : jumps.text
             #expect(saved.rules[builtin] == expected, "\(c.name): \(builtin) holds moat's jump first, then the rest")
         }
 
         // Rewriting every chain again (no jumps) under --noflush replaces, never appends:
         // what the executor relies on to rewrite one network's chains.
         try NamespaceTool.run(
-            inNamespace + ["iptables-restore", "--noflush"], input: FirewallText.restorePayload(write: want))
+            inNamespace + ["iptables-restore", "--noflush"], input: IptablesBackend.restorePayload(write: want))
         let again = NamespaceTool.parseSave(try NamespaceTool.run(inNamespace + ["iptables-save"]))
         for chain in want.keys.sorted() {
-            #expect(again.rules[chain] == want[chain], "\(c.name): \(chain) after a rewrite")
+            #expect(again.rules[chain] == want[chain]?.text, "\(c.name): \(chain) after a rewrite")
         }
     }
 }

@@ -175,7 +175,7 @@ enum RenderCases {
     /// Everything moat would write for a config, as files: the iptables-restore payload,
     /// a summary of the non-firewall state, and each network's dnsmasq files.
     static func files(of state: HostState) -> [String: String] {
-        var files = ["firewall.rules": FirewallText.restorePayload(state), "host.txt": summary(of: state)]
+        var files = ["firewall.rules": IptablesBackend.restorePayload(state), "host.txt": summary(of: state)]
         for (name, network) in state.networks {
             guard let dnsmasq = network.dnsmasq else { continue }
             files["\(name).dnsmasq.conf"] = dnsmasq.config
@@ -293,7 +293,10 @@ struct RenderTests {
                 for (chain, rules) in network.chains {
                     #expect(ChainName.network(of: chain) == name)
                     #expect(!rules.isEmpty)
-                    for rule in rules { #expect(rule.contains("-m comment --comment \"moat:\(name)\" ")) }
+                    for rule in rules {
+                        #expect(rule.owner == .network(name))
+                        #expect(rule.origin != nil, "\(c.name): \(rule) says why it exists")
+                    }
                 }
             }
             for (chain, rules) in state.sharedChains {
@@ -301,13 +304,16 @@ struct RenderTests {
                 #expect(!rules.isEmpty)
                 // The block list serves every network (`moat`); the rest names its network.
                 for rule in rules {
-                    #expect(rule.contains("--comment \"moat:") || (chain == ChainName.block && rule.contains("--comment moat ")))
+                    let ownNetwork = if case .network = rule.owner { true } else { false }
+                    #expect(ownNetwork || (chain == ChainName.block && rule.owner == .shared))
+                    #expect(rule.origin != nil, "\(c.name): \(rule) says why it exists")
                 }
             }
             for (builtin, rules) in state.jumps {
                 let shared = try #require(
                     ChainName.shared.first { $0.chain.table == builtin.table && $0.builtin == builtin.name })
-                #expect(rules == ["-m comment --comment moat -j \(shared.chain.name)"])
+                #expect(rules == [FirewallRule(owner: .shared, verdict: .jump(shared.chain.name))])
+                #expect(rules.text == ["-m comment --comment moat -j \(shared.chain.name)"])
                 #expect(state.sharedChains[shared.chain] != nil)
             }
         }
@@ -318,7 +324,7 @@ struct RenderTests {
         let lab = try #require(RenderCases.all.first { $0.name == "vm-lab" })
         let state = RenderCases.render(lab.config)
         #expect(
-            state.sharedChains[ChainName.forward] == [
+            state.sharedChains[ChainName.forward]?.text == [
                 "-i virbr11 -m comment --comment \"moat:dmz\" -j MOAT-FROM-dmz",
                 "-i virbr10 -m comment --comment \"moat:lab\" -j MOAT-FROM-lab",
                 "-o virbr11 -m comment --comment \"moat:dmz\" -j MOAT-TO-dmz",
@@ -340,8 +346,7 @@ struct RenderTests {
         #expect(state.jumps[ChainID(.nat, "POSTROUTING")] == nil)
         #expect(sandbox.dnsmasq?.config.contains("dhcp-option=option:router\n") == true)
         #expect(
-            sandbox.chains[ChainName.of(.from, network: "sandbox")]?.last?.hasSuffix(
-                "-j REJECT --reject-with icmp-port-unreachable") == true)
+            sandbox.chains[ChainName.of(.from, network: "sandbox")]?.last?.verdict == .reject)
     }
 
     @Test("nat networks forward DNS to the host's resolvers, isolated ones to nobody")
@@ -385,17 +390,19 @@ struct RenderTests {
             ("say \"hi\"", "\"say \\\"hi\\\"\""), ("", "\"\""),
         ])
     func quoting(_ pair: (String, String)) {
-        #expect(FirewallText.quoted(pair.0) == pair.1)
+        #expect(IptablesBackend.quoted(pair.0) == pair.1)
     }
 
     @Test("long port lists split over multiport rules of at most 15 slots")
     func multiportSplit() {
         let ports = (1...14).map { PortRange(8000 + $0) } + [PortRange(9000, 9100)]
-        let groups = Match.ports("tcp", ports)
+        let groups = RuleMatch.ports(ports)
         #expect(groups.count == 2)
-        #expect(groups[1] == ["-m tcp --dport 9000:9100"])
-        #expect(Match.ports("udp", []) == [[]])
-        #expect(Match.ports("udp", [PortRange(53), PortRange(67, 68)]) == [["-m multiport --dports 53,67:68"]])
+        #expect(groups[1] == [.port(PortRange(9000, 9100))])
+        #expect(RuleMatch.ports([]) == [[]])
+        #expect(RuleMatch.ports([PortRange(53), PortRange(67, 68)]) == [[.multiport([PortRange(53), PortRange(67, 68)])]])
+        let rule = FirewallRule(owner: .shared, proto: "udp", matches: [.multiport([PortRange(53), PortRange(67, 68)])], verdict: .accept)
+        #expect(IptablesBackend.text(of: rule) == "-p udp -m multiport --dports 53,67:68 -m comment --comment moat -j ACCEPT")
     }
 
     @Test("the golden diff shows what changed")

@@ -13,7 +13,7 @@ struct SnapshotAssemblyTests {
         Snapshot.Facts(
             links: try parseIPAddr(json: Captured.ipAddr(fixture)),
             routes: try parseRoutes(json: Captured.ipRoute(fixture)),
-            firewall: parseIptablesSave(try Captured.iptablesSave(fixture)),
+            firewall: IptablesBackend.parseSave(try Captured.iptablesSave(fixture)),
             ipForward: true)
     }
 
@@ -55,7 +55,7 @@ struct SnapshotAssemblyTests {
         #expect(Set(state.foreignLinks.keys) == ["lo", "docker0", "veth-guest", "veth-host", "evil0"])
         #expect(state.routes.count == 5)
 
-        let allRules = Array(state.sharedChains.values.joined()) + state.networks.values.flatMap { $0.chains.values.joined() }
+        let allRules = (Array(state.sharedChains.values.joined()) + state.networks.values.flatMap { $0.chains.values.joined() }).text
         #expect(!allRules.contains { $0.contains("docker0") || $0.contains("virbr0 ") || $0.contains("NAS") })
     }
 
@@ -79,19 +79,20 @@ struct SnapshotAssemblyTests {
         let state = Snapshot.assemble(try facts("many"))
         #expect(state.networks.count == 50)
         #expect(state.networks["net7"]?.device.name == "mbr7")
-        #expect(state.networks["net7"]?.chains == [ChainID(.filter, "MOAT-FROM-net7"): [#"-m comment --comment "moat:net7" -j ACCEPT"#]])
+        #expect(state.networks["net7"]?.chains.text == [ChainID(.filter, "MOAT-FROM-net7"): [#"-m comment --comment "moat:net7" -j ACCEPT"#]])
     }
 
     @Test("a network whose bridge is gone is still found by its chain alone")
     func foundByChainOnly() {
+        let accept = IptablesBackend.parseRule("-j ACCEPT")
         let state = Snapshot.assemble(
-            Snapshot.Facts(firewall: FirewallDump(chains: [ChainID(.nat, "MOAT-DNAT-old"): ["-j ACCEPT"]])))
+            Snapshot.Facts(firewall: FirewallDump(chains: [ChainID(.nat, "MOAT-DNAT-old"): [accept]])))
         #expect(
             state.networks["old"]
                 == NetworkState(
                     name: "old", device: DeviceState(
                         name: "", owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false, arp: .kernelDefault),
-                    chains: [ChainID(.nat, "MOAT-DNAT-old"): ["-j ACCEPT"]]))
+                    chains: [ChainID(.nat, "MOAT-DNAT-old"): [accept]]))
         #expect(state.sharedChains.isEmpty)
     }
 

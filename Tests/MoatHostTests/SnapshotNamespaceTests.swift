@@ -66,7 +66,7 @@ struct SnapshotNamespaceTests {
             #expect(state.networks["lab"]?.device.addresses == [IPv4CIDR("192.168.100.1/24")].compactMap { $0 })
             #expect(state.networks["lab"]?.chains == [ChainID(.filter, "MOAT-FROM-lab"): []])
             #expect(state.sharedChains == [ChainID(.filter, "MOAT-FORWARD"): []])
-            #expect(state.jumps == [ChainID(.filter, "FORWARD"): ["-m comment --comment moat -j MOAT-FORWARD"]])
+            #expect(state.jumps.text == [ChainID(.filter, "FORWARD"): ["-m comment --comment moat -j MOAT-FORWARD"]])
             #expect(Set(state.foreignLinks.keys) == ["lo", "docker0"])
         }
     }

@@ -92,9 +92,9 @@ struct ConnectionCutTests {
 
     @Test("a chain tightens unless it keeps every rule in order and only adds accepts")
     func tightens() {
-        let reject = "-m comment --comment \"moat:lab\" -j REJECT --reject-with icmp-port-unreachable"
-        let accept = "-d 192.168.0.5/32 -m comment --comment \"moat:lab\" -j ACCEPT"
-        let other = "-d 192.168.0.6/32 -m comment --comment \"moat:lab\" -j ACCEPT"
+        let reject = FirewallRule(owner: .network("lab"), verdict: .reject)
+        let accept = FirewallRule(owner: .network("lab"), destination: IPv4CIDR("192.168.0.5/32"), verdict: .accept)
+        let other = FirewallRule(owner: .network("lab"), destination: IPv4CIDR("192.168.0.6/32"), verdict: .accept)
         #expect(!ConnectionCut.tightens(from: [reject], to: [accept, reject]))
         #expect(!ConnectionCut.tightens(from: [accept, reject], to: [accept, reject]))
         #expect(ConnectionCut.tightens(from: [accept, reject], to: [reject]))

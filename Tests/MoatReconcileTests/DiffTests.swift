@@ -174,7 +174,7 @@ struct DiffTests {
         let left = live.without(networks: ["dmz"])
         #expect(left.networks.keys.sorted() == ["lab"])
         let forward = try #require(left.sharedChains[ChainName.forward])
-        #expect(!forward.isEmpty && forward.allSatisfy { $0.contains("moat:lab") })
+        #expect(!forward.isEmpty && forward.allSatisfy { $0.owner == .network("lab") })
         let none = live.without(networks: ["dmz", "lab"])
         #expect(none.sharedChains.isEmpty && none.jumps.isEmpty)
     }

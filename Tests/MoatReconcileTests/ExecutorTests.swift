@@ -11,11 +11,13 @@ import MoatTestSupport
 struct ExecutorTests {
     @Test("the iptables-restore payload declares chains, removes old jumps, appends, inserts jumps, deletes chains")
     func payloadOrder() {
+        let jump = FirewallRule(owner: .shared, verdict: .jump("MOAT-FORWARD"))
         let payload = Executor.restorePayload([
             .deleteChain(ChainID(.filter, "MOAT-FROM-old")),
-            .writeChain(ChainID(.filter, "MOAT-FORWARD"), ["-i virbr10 -m comment --comment \"moat:lab\" -j MOAT-FROM-lab"]),
-            .replaceJumps(ChainID(.filter, "FORWARD"), old: ["-m comment --comment moat -j MOAT-FORWARD"], new: ["-m comment --comment moat -j MOAT-FORWARD"]),
-            .writeChain(ChainID(.nat, "MOAT-MASQ-lab"), ["-m comment --comment \"moat:lab\" -j MASQUERADE"]),
+            .writeChain(
+                ChainID(.filter, "MOAT-FORWARD"), [FirewallRule(owner: .network("lab"), inInterface: "virbr10", verdict: .jump("MOAT-FROM-lab"))]),
+            .replaceJumps(ChainID(.filter, "FORWARD"), old: [jump], new: [jump]),
+            .writeChain(ChainID(.nat, "MOAT-MASQ-lab"), [FirewallRule(owner: .network("lab"), verdict: .masquerade(ports: nil))]),
         ])
         #expect(
             payload == """
