@@ -72,12 +72,12 @@ public enum Diff {
             return [
                 Plan.Step(
                     network: nil, subject: .ipForward, action: .update, reason: "is 0; nat networks need 1",
-                    operations: [.ipForward(true, recordPrevious: context.ipForwardRecord == nil)])
+                    operations: [.ipForward(true, keeping: context.ipForwardRecord == nil ? live.ipForward : nil)])
             ]
         }
         if desired.networks.isEmpty, let before = context.ipForwardRecord {
             var operations: [Operation] = []
-            if live.ipForward != before { operations.append(.ipForward(before, recordPrevious: false)) }
+            if live.ipForward != before { operations.append(.ipForward(before, keeping: nil)) }
             operations.append(.forgetIPForwardRecord)
             return [
                 Plan.Step(

@@ -113,8 +113,9 @@ public enum Operation: Hashable, Sendable {
     case disableIPv6(device: String, Bool)
     /// Write `net.ipv4.conf.<device>.arp_ignore` and `arp_announce`.
     case setARP(device: String, ARPSettings)
-    /// Write `net.ipv4.ip_forward`; `record` keeps the previous value first when none is kept.
-    case ipForward(Bool, recordPrevious: Bool)
+    /// Write `net.ipv4.ip_forward`; `keeping`: first keep this value (the one the snapshot
+    /// found), for when the last network goes; nil when a value is kept already.
+    case ipForward(Bool, keeping: Bool?)
     /// Forget the kept `ip_forward` value (after restoring it).
     case forgetIPForwardRecord
     /// Rewrite one of moat's chains whole (created when missing).

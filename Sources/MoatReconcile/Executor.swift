@@ -81,12 +81,9 @@ struct Executor: Sendable {
                 units.append(Unit(title: "record interface \(record.device) as it is, for network \(network)") {
                     try system.write(paths.interfaceRecord(network), record.text)
                 })
-            case .ipForward(let on, let recordPrevious):
+            case .ipForward(let on, let keeping):
                 units.append(Unit(title: "set net.ipv4.ip_forward=\(on ? 1 : 0)") {
-                    if recordPrevious, try system.read(paths.ipForwardRecord) == nil {
-                        let current = try system.read("/proc/sys/net/ipv4/ip_forward")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
-                        try system.write(paths.ipForwardRecord, current + "\n")
-                    }
+                    if let keeping { try system.write(paths.ipForwardRecord, keeping ? "1\n" : "0\n") }
                     try system.setSysctl("net/ipv4/ip_forward", on ? "1" : "0")
                 })
             case .writeDnsmasqFiles(let network, let instance): files.append((network, instance))

@@ -128,15 +128,15 @@ struct DiffTests {
     @Test("ip_forward goes back to its value before moat when the last network goes")
     func ipForwardRestored() {
         let plan = Diff.plan(desired: HostState(ipForward: true), live: deployed(desired), context: DiffContext(ipForwardRecord: false), paths: paths)
-        #expect(plan.steps.first?.operations == [.ipForward(false, recordPrevious: false), .forgetIPForwardRecord])
+        #expect(plan.steps.first?.operations == [.ipForward(false, keeping: nil), .forgetIPForwardRecord])
     }
 
     @Test("setting ip_forward records the value before moat, once")
     func ipForwardRecorded() {
         let first = Diff.plan(desired: desired, live: HostState(), paths: paths)
-        #expect(first.steps.first?.operations == [.ipForward(true, recordPrevious: true)])
+        #expect(first.steps.first?.operations == [.ipForward(true, keeping: false)])
         let again = Diff.plan(desired: desired, live: HostState(), context: DiffContext(ipForwardRecord: false), paths: paths)
-        #expect(again.steps.first?.operations == [.ipForward(true, recordPrevious: false)])
+        #expect(again.steps.first?.operations == [.ipForward(true, keeping: nil)])
     }
 
     @Test("an interface is recorded as it was before moat configures it, and given back by the record")
