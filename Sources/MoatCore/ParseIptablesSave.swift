@@ -99,10 +99,10 @@ extension IptablesBackend {
             let value = tokens[index + 1].value
             switch tokens[index].value {
             case "-s":
-                guard !negated, let cidr = IPv4CIDR(value) else { return nil }
+                guard !negated, let cidr = cidr(value) else { return nil }
                 rule.source = cidr
             case "-d":
-                guard let cidr = IPv4CIDR(value) else { return nil }
+                guard let cidr = cidr(value) else { return nil }
                 rule.destination = cidr
                 rule.destinationNegated = negated
             case "-i":
@@ -125,7 +125,7 @@ extension IptablesBackend {
             case "-m":
                 guard !negated else { return nil }
                 var end = index + 2
-                while end < tokens.count, !["-m", "-j", "-g"].contains(tokens[end].value) { end += 1 }
+                while end < tokens.count, !Self.optionEnds.contains(tokens[end].value) { end += 1 }
                 let options = tokens[(index + 2)..<end].map(\.value)
                 let raw = tokens[index..<end].map(\.raw).joined(separator: " ")
                 rule.matches.append(typedMatch(value, options, proto: rule.proto) ?? .text(raw))
@@ -146,6 +146,41 @@ extension IptablesBackend {
         guard hasVerdict else { return nil }
         rule.owner = RuleOwner(comment: comment)
         return rule
+    }
+
+    /// The words that end a match module's options.
+    static let optionEnds: Set<String> = ["-m", "-j", "-g"]
+
+    /// `a.b.c.d/n` as iptables-save prints it, read from its bytes: `IPv4CIDR.init` walks
+    /// Characters and was most of the time of reading a 100-network dump. Leniency is safe
+    /// here, since a rule whose typed reading renders differently is kept opaque.
+    static func cidr(_ text: String) -> IPv4CIDR? {
+        var octets: [UInt32] = []
+        var current: UInt32 = 0
+        var digits = 0
+        var prefix: Int?
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                current = current * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard digits <= 3 else { return nil }
+            case UInt8(ascii: "."), UInt8(ascii: "/"):
+                guard digits > 0, current <= 255, octets.count < 4, prefix == nil else { return nil }
+                octets.append(current)
+                if byte == UInt8(ascii: "/") {
+                    guard octets.count == 4 else { return nil }
+                    prefix = 0
+                }
+                current = 0
+                digits = 0
+            default:
+                return nil
+            }
+        }
+        guard octets.count == 4, prefix != nil, digits > 0, current <= 32 else { return nil }
+        let address = octets.reduce(UInt32(0)) { $0 << 8 | $1 }
+        return IPv4CIDR(address: IPv4Address(address), prefix: Int(current))
     }
 
     /// A match module moat writes, from its name and option words; nil for any other.
@@ -239,32 +274,35 @@ func iptablesWords(_ rule: String) -> [String] {
 }
 
 func iptablesTokens(_ rule: String) -> [Token] {
+    // On UTF-8 bytes, not Characters (grapheme clusters are slow to walk): every byte that
+    // matters here (space, tab, quote, backslash) is ASCII, so never part of a longer one.
     var tokens: [Token] = []
-    var current = ""
+    var current: [UInt8] = []
     var start: String.Index?
     var quoted = false
     var escaped = false
-    for index in rule.indices {
-        let character = rule[index]
+    let bytes = rule.utf8
+    for index in bytes.indices {
+        let byte = bytes[index]
         if escaped {
-            current.append(character)
+            current.append(byte)
             escaped = false
         } else if quoted {
-            switch character {
-            case "\\": escaped = true
-            case "\"": quoted = false
-            default: current.append(character)
+            switch byte {
+            case UInt8(ascii: "\\"): escaped = true
+            case UInt8(ascii: "\""): quoted = false
+            default: current.append(byte)
             }
-        } else if character == " " || character == "\t" {
-            if let begun = start { tokens.append(Token(raw: rule[begun..<index], value: current)) }
-            current = ""
+        } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
+            if let begun = start { tokens.append(Token(raw: rule[begun..<index], value: String(decoding: current, as: UTF8.self))) }
+            current = []
             start = nil
         } else {
             if start == nil { start = index }
-            if character == "\"" { quoted = true } else { current.append(character) }
+            if byte == UInt8(ascii: "\"") { quoted = true } else { current.append(byte) }
         }
     }
-    if let begun = start { tokens.append(Token(raw: rule[begun...], value: current)) }
+    if let begun = start { tokens.append(Token(raw: rule[begun...], value: String(decoding: current, as: UTF8.self))) }
     return tokens
 }
 
