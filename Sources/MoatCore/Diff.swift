@@ -176,9 +176,11 @@ public enum Diff {
         let device = wanted.device
         var steps: [Plan.Step] = []
         var record = context.interfaceRecords[name]
-        // The file moved the network to another interface: give the old one back first.
+        // The file moved the network to another interface: give the old one back first. Its
+        // record file is not removed: the new device's record takes its place (removing it,
+        // after verification, would lose how the new device was before moat).
         if let old = record, old.device != device.name, let found = live {
-            steps += interfaceRestoreSteps(found, record: old, paths: paths)
+            steps += interfaceRestoreSteps(found, record: old, paths: paths, forget: false)
             record = nil
         }
         let current: DeviceState? =
@@ -348,8 +350,9 @@ public enum Diff {
         return steps
     }
 
-    /// Puts an `interface:` device back as its record says it was.
-    static func interfaceRestoreSteps(_ found: NetworkState, record: InterfaceRecord, paths: Paths) -> [Plan.Step] {
+    /// Puts an `interface:` device back as its record says it was; `forget`: and removes the
+    /// record and the network's folder (the network leaves).
+    static func interfaceRestoreSteps(_ found: NetworkState, record: InterfaceRecord, paths: Paths, forget: Bool = true) -> [Plan.Step] {
         var operations: [Operation] = []
         let device = found.device
         if device.exists, device.name == record.device {
@@ -360,7 +363,7 @@ public enum Diff {
             if record.ipv6WasDisabled != device.ipv6Disabled { operations.append(.disableIPv6(device: record.device, record.ipv6WasDisabled)) }
             if let arp = record.arpWas, arp != device.arp { operations.append(.setARP(device: record.device, arp)) }
         }
-        operations.append(.removeFiles([paths.interfaceRecord(found.name), paths.networkDir(found.name)]))
+        if forget { operations.append(.removeFiles([paths.interfaceRecord(found.name), paths.networkDir(found.name)])) }
         return [
             Plan.Step(
                 network: found.name, subject: .interface(record.device), action: .delete, reason: "given back as it was before moat", operations: operations)

@@ -168,6 +168,26 @@ struct DiffTests {
             ])
     }
 
+    @Test("a network moved to another interface gives the old one back and keeps the new one's record")
+    func interfaceMoved() throws {
+        let address = IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24)
+        let board = Network(name: "board", device: .interface("enp7s0"), address: address, dhcp: DHCP(range: nil))
+        let wanted = DesiredState.render(Config(networks: [board]), paths: paths)
+        var live = HostState()
+        live.networks["board"] = NetworkState(
+            name: "board", device: DeviceState(name: "enp6s0", owned: false, up: true, addresses: [address], arp: .strict))
+        live.foreignLinks["enp7s0"] = Link(name: "enp7s0", kind: "veth", up: false, addresses: [], ipv6Disabled: false)
+        let old = InterfaceRecord(device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: true, ipv6WasDisabled: true, arpWas: .kernelDefault)
+        let plan = Diff.plan(desired: wanted, live: live, context: DiffContext(interfaceRecords: ["board": old]), paths: paths)
+        let operations = plan.steps.flatMap(\.operations)
+        #expect(operations.contains(.link(.deleteAddress("enp6s0", address))))
+        let kept = InterfaceRecord(device: "enp7s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
+        #expect(operations.contains(.writeInterfaceRecord(network: "board", kept)))
+        // Removed after verification, it would take the new record with it.
+        let removed = operations.flatMap { operation -> [String] in if case .removeFiles(let files) = operation { files } else { [] } }
+        #expect(!removed.contains(paths.interfaceRecord("board")), "\(removed)")
+    }
+
     @Test("destroying one network keeps the other's rules in the shared chains")
     func withoutNetwork() throws {
         let live = deployed(desired)
