@@ -5,7 +5,16 @@ import MoatCore
 /// One unit of work: what the journal records before it runs and progress shows.
 struct Unit: Sendable {
     var title: String
+    /// What the user should know when it fails after the apply was verified (nothing to
+    /// roll back then), beyond the error itself.
+    var ifFailed: String?
     var work: @Sendable () async throws -> Void
+
+    init(title: String, ifFailed: String? = nil, work: @escaping @Sendable () async throws -> Void) {
+        self.title = title
+        self.ifFailed = ifFailed
+        self.work = work
+    }
 }
 
 /// Turns a plan into batched units: one `ip -batch` for every link change, one
@@ -39,7 +48,10 @@ struct Executor: Sendable {
         guard let config = cuts.last?.config else { return nil }
         let networks = cuts.map(\.network)
         let tightened = Set(networks)
-        return Unit(title: "cut the connections the new rules do not admit, of \(Self.names(networks))") { [system] in
+        return Unit(
+            title: "cut the connections the new rules do not admit, of \(Self.names(networks))",
+            ifFailed: "the connections the rules no longer admit may still be open; list them with `conntrack -L`"
+        ) { [system] in
             let listing = try await system.check(Conntrack.listCommand)
             let doomed = ConnectionCut.toCut(
                 Conntrack.parse(listing), config: config, tightened: tightened, local: host.localAddresses)

@@ -42,8 +42,12 @@ extension Snapshot {
         if let text = try system.read(paths.journal) {
             journal = Journal(parsing: text)
             // Another moat's run in progress (status or plan during an apply) is not an
-            // interruption; this process's own journal is not either.
-            if let found = journal { interrupted = found.pid != system.processID && !system.isRunning(found.pid) }
+            // interruption; this process's own journal is not either. A pid since taken by
+            // another program is.
+            if let found = journal, found.pid != system.processID {
+                let program = try system.read("/proc/\(found.pid)/cmdline")?.split(separator: "\0").first?.split(separator: "/").last
+                interrupted = !(system.isRunning(found.pid) && program?.hasPrefix("moat") == true)
+            }
         }
 
         return assemble(

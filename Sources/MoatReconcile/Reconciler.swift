@@ -109,15 +109,17 @@ public struct Reconciler: Sendable {
         if case .apply = goal { try checkReachableByDnsmasq(paths.stateDir) }
         let lock = try system.lock(paths.lockFile, holder: holder, timeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
-        let live = try await snapshot()
-        if live.records.journalInterrupted, let journal = live.records.journal {
+        var live = try await snapshot()
+        if let journal = live.records.journal {
+            // Under the lock, a journal can only be a dead run's, whoever has its pid now.
+            live.records.journalInterrupted = true
             progress("moat: " + journal.interruptedMessage)
         }
         let run = try prepare(goal, live: live)
-        show(run)
         if run.plan.steps.flatMap(\.operations).contains(where: { $0.phase == .cutConnections }) {
             try Dependencies.check(["conntrack"], system: system)
         }
+        show(run)
         var failure: (any Error)?
         do {
             if !run.plan.isEmpty { try await execute(run) }
@@ -185,7 +187,7 @@ public struct Reconciler: Sendable {
             } catch {
                 throw MoatError(
                     "\(command) applied and verified the changes, but could not \(unit.title): \(error)"
-                        + (unit.title.hasPrefix("cut") ? "\nthe connections the rules no longer admit may still be open; list them with `conntrack -L`" : "")
+                        + (unit.ifFailed.map { "\n" + $0 } ?? "")
                         + "\nrun `moat \(command)` again to finish")
             }
         }

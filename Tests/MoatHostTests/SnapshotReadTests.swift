@@ -107,6 +107,25 @@ struct SnapshotReadTests {
         #expect(state.networks["lab"]?.device.ipv6Disabled == true)
     }
 
+    @Test("a journal is an interrupted run's unless a moat still runs under its pid")
+    func journal() async throws {
+        let journal = Journal(command: "apply", pid: 999, started: "2026-12-02T10:00:00Z", units: ["a", "b"], completed: 1, dnsmasqNetworks: ["lab"])
+        func read(_ process: [String: String]) async throws -> MoatRecords {
+            let files = [paths.journal: journal.text].merging(process) { $1 }
+            return try await Snapshot.read(FakeHost(files: files, respond: try answering(fixture: "empty")), paths: paths).records
+        }
+        let running = ["/proc/999/stat": "999 (moat) S 1 2 3", "/proc/999/cmdline": "/usr/local/bin/moat\0apply\0"]
+        #expect(try await read(running).journal == journal)
+        #expect(try await read(running).journalInterrupted == false)
+        #expect(try await read(running).dnsmasqRestarts.isEmpty)
+        #expect(try await read([:]).journalInterrupted)
+        #expect(try await read([:]).dnsmasqRestarts == ["lab"])
+        let reused = ["/proc/999/stat": "999 (sleep) S 1 2 3", "/proc/999/cmdline": "sleep\0100\0"]
+        #expect(try await read(reused).journalInterrupted, "the pid is another program's now")
+        let zombie = ["/proc/999/stat": "999 (moat) Z 1 2 3", "/proc/999/cmdline": ""]
+        #expect(try await read(zombie).journalInterrupted)
+    }
+
     @Test("a corrupt interface record is an error naming the file")
     func corruptRecord() async throws {
         let files = ([paths.interfaceRecord("board"): "{\"device\":"])
