@@ -2,18 +2,35 @@ import Foundation
 import MoatConfig
 
 extension Plan {
-    /// Terraform-like lines for people: a mark, the network, the object, the action and why.
-    public func humanText(color: Bool) -> String {
+    /// Terraform-like lines for people: a mark, the network, the object, the action and why;
+    /// with `operations` (the paths they act on), under each step every command, rule and
+    /// file it writes (`plan --verbose`).
+    public func humanText(color: Bool, operations paths: Paths? = nil) -> String {
         guard !isEmpty else { return "No changes. The host matches the file.\n" }
-        var out = "moat will perform these actions:\n\n"
-        let width = steps.map { ($0.network ?? "*").count }.max() ?? 1
-        for step in steps {
-            let mark = step.action.symbol
-            let network = (step.network ?? "*").padding(toLength: width, withPad: " ", startingAt: 0)
-            let line = "  \(mark) \(network)  \(step.change)"
-            out += Self.color(of: step.action).paint(line, enabled: color) + "\n"
+        let lines = steps.map { step in
+            Plan.Line(
+                network: step.network, action: step.action, change: step.change,
+                operations: paths.map { paths in step.operations.flatMap { $0.lines(paths: paths) } } ?? [])
         }
-        let s = summary
+        return Self.text(of: lines, summary: summary, color: color)
+    }
+
+    /// One step as printed.
+    struct Line {
+        var network: String?
+        var action: Step.Action
+        var change: String
+        var operations: [String]
+    }
+
+    static func text(of lines: [Line], summary s: Summary, color: Bool) -> String {
+        var out = "moat will perform these actions:\n\n"
+        let width = lines.map { ($0.network ?? "*").count }.max() ?? 1
+        for line in lines {
+            let network = (line.network ?? "*").padding(toLength: width, withPad: " ", startingAt: 0)
+            out += Self.color(of: line.action).paint("  \(line.action.symbol) \(network)  \(line.change)", enabled: color) + "\n"
+            for operation in line.operations { out += "        \(operation)\n" }
+        }
         out += "\nPlan: \(s.add) to add, \(s.change) to change, \(s.destroy) to destroy.\n"
         return out
     }
@@ -50,4 +67,28 @@ extension Plan {
 extension Plan.Step {
     /// `subject: action (reason)`, as the plan and status print a step.
     public var change: String { "\(subject): \(action.rawValue) (\(reason))" }
+}
+
+extension SavedPlan {
+    /// What `moat show` prints: where and from what the plan was made, then its steps with
+    /// every command, rule and file line, as `plan --verbose` printed them.
+    public func humanText(color: Bool) -> String {
+        var out = """
+            Saved plan (format \(formatVersion), moat \(moatVersion)), for `moat apply PLANFILE`:
+              made on   \(host)
+              from      \(file.path) (sha256 \(file.sha256))
+              for       --state-dir \(stateDir) --run-dir \(runDir)
+
+
+            """
+        guard !steps.isEmpty else { return out + "No changes. The host matched the file.\n" }
+        let lines = steps.map { step in
+            Plan.Line(
+                network: step.network, action: Plan.Step.Action(rawValue: step.action) ?? .update,
+                change: "\(step.object): \(step.action) (\(step.reason))", operations: step.operations)
+        }
+        out += Plan.text(
+            of: lines, summary: Plan.Summary(add: summary.add, change: summary.change, destroy: summary.destroy), color: color)
+        return out
+    }
 }

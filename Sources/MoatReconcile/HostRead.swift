@@ -199,3 +199,14 @@ extension Journal {
         try system.write(paths.journal, text)
     }
 }
+
+extension SavedPlan.HostIdentity {
+    /// This machine: its hostname and /etc/machine-id ("unknown" where there is none).
+    public static func read(_ system: any HostSystem) throws -> Self {
+        func value(_ path: String) throws -> String {
+            let text = try system.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            return text.isEmpty ? "unknown" : text
+        }
+        return Self(hostname: try value("/proc/sys/kernel/hostname"), machineID: try value("/etc/machine-id"))
+    }
+}

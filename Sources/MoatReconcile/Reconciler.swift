@@ -104,7 +104,7 @@ public struct Reconciler: Sendable {
     /// moat), says so if the last run was interrupted, reads the host, plans, lets `show` print
     /// the plan, and executes it (nothing when it is empty, but clearing a stale journal).
     /// Returns the run as planned.
-    public func run(_ goal: Goal, holder: String, lockTimeout: Double, show: (PreparedRun) -> Void) async throws -> PreparedRun {
+    public func run(_ goal: Goal, holder: String, lockTimeout: Double, show: (PreparedRun) throws -> Void) async throws -> PreparedRun {
         try Dependencies.check(Dependencies.always, system: system)
         if case .apply = goal { try checkReachableByDnsmasq(paths.stateDir) }
         let lock = try system.lock(paths.lockFile, holder: holder, timeout: lockTimeout)
@@ -119,7 +119,7 @@ public struct Reconciler: Sendable {
         if run.plan.steps.flatMap(\.operations).contains(where: { $0.phase == .cutConnections }) {
             try Dependencies.check(["conntrack"], system: system)
         }
-        show(run)
+        try show(run)
         var failure: (any Error)?
         do {
             if !run.plan.isEmpty { try await execute(run) }

@@ -1,10 +1,18 @@
 import ArgumentParser
+import Foundation
+import MoatConfig
 import MoatCore
 import MoatReconcile
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "apply", abstract: "Make the host match the file: only what is missing or stale; rolled back on failure.")
+        commandName: "apply",
+        abstract: "Make the host match the file: only what is missing or stale; rolled back on failure.",
+        discussion: """
+            FILE may be a plan saved by `moat plan --out PLANFILE`: then exactly its steps run, or \
+            nothing (exit 1, "the saved plan is stale") when the host, the file it was made from or \
+            the steps planning that file gives have changed since.
+            """)
 
     @OptionGroup var options: HostOptions
 
@@ -16,8 +24,12 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try options.loadConfig()
-            let run = try await options.reconciler().run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
+            let reconciler = options.reconciler()
+            let saved = try savedPlan()
+            let config = try saved.map { try HostOptions.load(ConfigLoader.check(text: $0.file.text, file: $0.file.path)).config }
+                ?? options.loadConfig()
+            let run = try await reconciler.run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
+                if let saved { try Self.check(saved, against: run, config: config, options: options, system: reconciler.system) }
                 printWarnings(of: run.plan)
                 if !json && !run.plan.isEmpty { print(run.plan.humanText(color: Terminal.standardOutput.color)) }
             }
@@ -28,6 +40,35 @@ struct ApplyCommand: AsyncParsableCommand {
             } else {
                 print(plan.isEmpty ? "No changes. The host matches the file; nothing was touched." : "Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed.")
             }
+        }
+    }
+
+    /// The saved plan FILE is, told from a config by its content; nil for a config.
+    func savedPlan() throws -> SavedPlan? {
+        guard let handle = FileHandle(forReadingAtPath: options.file) else { return nil }  // the loader says why
+        let head = (try? handle.read(upToCount: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try? handle.close()
+        return SavedPlan.looksLikePlan(head) ? try SavedPlan.read(options.file) : nil
+    }
+
+    /// Refuses a saved plan that no longer fits: made elsewhere, its file changed, or the host
+    /// or the steps different now. Runs under the lock, before anything is touched.
+    static func check(_ saved: SavedPlan, against run: Reconciler.PreparedRun, config: Config, options: HostOptions, system: any HostSystem) throws {
+        var changes: [String] = []
+        let current = try system.read(saved.file.path)
+        if current == nil {
+            changes.append("the file it was made from, \(saved.file.path), is gone")
+        } else if current != saved.file.text {
+            changes.append("the file it was made from, \(saved.file.path), changed since")
+        }
+        let now = SavedPlan(
+            plan: run.plan, file: saved.file, host: try .read(system), live: run.before, config: config, paths: options.paths,
+            moatVersion: Moat.version)
+        changes += saved.staleness(comparedWith: now)
+        guard changes.isEmpty else {
+            throw MoatError(
+                "the saved plan is stale; nothing was touched:\n" + changes.map { "  - \($0)" }.joined(separator: "\n")
+                    + "\nmake a new plan (`moat plan \(saved.file.path) --out PLANFILE`), review it, and apply that")
         }
     }
 }

@@ -25,12 +25,26 @@ struct HostOptions: ParsableArguments {
 
     /// The file, valid, or an error carrying every diagnostic. Warnings go to stderr.
     func loadConfig() throws -> Config {
-        let check = ConfigLoader.check(path: file)
+        try loadConfigAndText().config
+    }
+
+    /// The file, valid, with the text it was read from.
+    func loadConfigAndText() throws -> (config: Config, text: String) {
+        try Self.load(ConfigLoader.check(path: file))
+    }
+
+    /// A checked file, valid, or an error carrying every diagnostic. Warnings go to stderr.
+    static func load(_ check: ConfigCheck) throws -> (config: Config, text: String) {
         if !check.warnings.isEmpty {
             Terminal.standardError.write(
                 DiagnosticPrinter.render(check.warnings, source: check.source, color: Terminal.standardError.color))
         }
-        return try check.get()
+        return (try check.get(), check.source)
+    }
+
+    /// The file given, made absolute: what a saved plan records.
+    var absoluteFile: String {
+        URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
     }
 
     func reconciler() -> Reconciler {

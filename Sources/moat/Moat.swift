@@ -5,7 +5,9 @@ struct Moat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moat",
         abstract: "Keeps a Linux host's isolated guest networks exactly as a YAML file says.",
-        version: "0.1.0",
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, StatusCommand.self]
+        version: version,
+        subcommands: [ValidateCommand.self, PlanCommand.self, ShowCommand.self, ApplyCommand.self, DestroyCommand.self, StatusCommand.self]
     )
+
+    static let version = "0.1.0"
 }
