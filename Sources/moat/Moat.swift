@@ -6,6 +6,6 @@ struct Moat: AsyncParsableCommand {
         commandName: "moat",
         abstract: "Keeps a Linux host's isolated guest networks exactly as a YAML file says.",
         version: "0.1.0",
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, StatusCommand.self]
+        subcommands: [ValidateCommand.self, RenderCommand.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, StatusCommand.self]
     )
 }
