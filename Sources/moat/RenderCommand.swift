@@ -24,12 +24,14 @@ struct RenderCommand: AsyncParsableCommand {
 
     @OptionGroup var host: HostOptions
 
-    @Option(help: "Write one file per part into this folder (created) instead of printing.")
+    @Option(help: ArgumentHelp("Write one file per part into this folder (created) instead of printing.", valueName: "dir"))
     var out: String?
 
     @Option(
         name: .customLong("resolver"),
-        help: "An upstream DNS server nat networks forward to; repeat for more (default: none, so no server= lines).")
+        help: ArgumentHelp(
+            "An upstream DNS server nat networks forward to; repeat for more (default: none, so no server= lines).",
+            valueName: "ip"))
     var resolvers: [String] = []
 
     func validate() throws {
