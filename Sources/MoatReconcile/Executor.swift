@@ -127,7 +127,7 @@ struct Executor: Sendable {
             units.append(Unit(title: "\(title) \(Self.names(starts))") { try await startDnsmasqs(starts, writing: instances) })
         }
         if !links.isEmpty {
-            let lines = links.enumerated().sorted { ($0.element.order, $0.offset) < ($1.element.order, $1.offset) }.map(\.element.batchLine)
+            let lines = LinkCommand.batch(links)
             units.append(Unit(title: "ip -batch: \(count(lines.count, "device and address change"))") {
                 try await system.check(["ip", "-batch", "-"], input: lines.joined(separator: "\n") + "\n")
             })
@@ -158,21 +158,7 @@ struct Executor: Sendable {
 
     /// The plan's firewall operations as one transaction (see `IptablesBackend.restorePayload`).
     static func restorePayload(_ operations: [MoatCore.Operation]) -> String {
-        var write: [ChainID: [FirewallRule]] = [:]
-        var delete: Set<ChainID> = []
-        var removeJumps: [ChainID: [FirewallRule]] = [:]
-        var insertJumps: [ChainID: [FirewallRule]] = [:]
-        for operation in operations {
-            switch operation {
-            case .writeChain(let chain, let rules): write[chain] = rules
-            case .deleteChain(let chain): delete.insert(chain)
-            case .replaceJumps(let builtin, let old, let new):
-                removeJumps[builtin] = old
-                insertJumps[builtin] = new
-            default: break
-            }
-        }
-        return IptablesBackend.restorePayload(write: write, delete: delete, removeJumps: removeJumps, insertJumps: insertJumps)
+        IptablesBackend.restorePayload(operations: operations)
     }
 
     func writeFiles(_ network: String, _ instance: DnsmasqInstance) throws {

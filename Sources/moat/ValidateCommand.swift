@@ -3,7 +3,7 @@ import Foundation
 import MoatConfig
 import MoatHost
 
-/// `moat validate [FILE] [--json]`: the file's syntax and every rule, offline. No root,
+/// `moat validate [FILE] [--json | --format human|json|github]`: the file's syntax and every rule, offline. No root,
 /// nothing on the host read but FILE.
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,19 +14,37 @@ struct ValidateCommand: AsyncParsableCommand {
             and warnings go to stderr as FILE:LINE:COL: error|warning: PATH: message, \
             with the source line and a caret. \
             With --json, a report goes to stdout: {"diagnostics": [...], "file": ..., \
-            "networks": [...], "valid": true|false}.
+            "networks": [...], "valid": true|false}. \
+            With --format github, one GitHub Actions annotation per diagnostic goes to \
+            stdout (::error file=F,line=L,col=C::message, ::warning for a warning), then \
+            the summary line.
             """
     )
 
     @Argument(help: "The moat file.")
     var file: String = Config.defaultPath
 
-    @Flag(help: "Print the report as JSON on stdout.")
+    /// How the diagnostics are printed.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case human, json, github
+    }
+
+    @Flag(help: "Print the report as JSON on stdout (the same as --format json).")
     var json = false
+
+    @Option(help: "human: compiler-style on stderr; json: a report on stdout; github: GitHub Actions annotations on stdout.")
+    var format: Format?
+
+    func validate() throws {
+        if json, let format, format != .json { throw ValidationError("--json and --format \(format.rawValue) contradict each other") }
+    }
 
     func run() async throws {
         let check = ConfigLoader.check(path: file)
-        if json {
+        let format = json ? .json : (self.format ?? .human)
+        if format == .github {
+            print(DiagnosticPrinter.github(check.diagnostics) + check.summary)
+        } else if format == .json {
             print(check.jsonReport)
         } else if check.isValid {
             if !check.warnings.isEmpty {
