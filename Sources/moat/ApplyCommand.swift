@@ -4,9 +4,16 @@ import MoatReconcile
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "apply", abstract: "Make the host match the file: only what is missing or stale; rolled back on failure.")
+        commandName: "apply", abstract: "Make the host match the file: only what is missing or stale; rolled back on failure.",
+        discussion: """
+            On a terminal (standard input and output both), shows the plan and asks for 'yes' \
+            before changing anything; any other answer changes nothing and exits 1. \
+            --auto-approve, or no terminal (systemd, scripts, CI), acts without asking.
+            """)
 
     @OptionGroup var options: HostOptions
+
+    @OptionGroup var approval: ApprovalOptions
 
     @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another moat to finish (default 0).")
     var lockTimeout: Double = 0
@@ -17,10 +24,11 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let config = try options.loadConfig()
-            let run = try await options.reconciler().run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
+            let outcome = try await options.reconciler().run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
                 printWarnings(of: run.plan)
-                if !json && !run.plan.isEmpty { print(run.plan.humanText(color: Terminal.standardOutput.color)) }
+                return approval.showAndConfirm(run.plan, json: json, question: "Do you want to apply this plan?")
             }
+            guard case .done(let run) = outcome else { throw approval.declined("apply") }
             let plan = run.plan
             let s = plan.summary
             if json {

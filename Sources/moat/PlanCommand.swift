@@ -4,9 +4,19 @@ import MoatReconcile
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plan", abstract: "Show what apply would change on this host; change nothing.")
+        commandName: "plan", abstract: "Show what apply (or with --destroy, destroy) would change on this host; change nothing.",
+        discussion: """
+            Takes no lock and changes nothing. --destroy shows what `moat destroy FILE` would \
+            remove, --destroy --all what `moat destroy --all` would.
+            """)
 
     @OptionGroup var options: HostOptions
+
+    @Flag(help: "Show what destroy would remove instead of what apply would change.")
+    var destroy = false
+
+    @Flag(help: "With --destroy: every network moat owns on this host, with or without a file.")
+    var all = false
 
     @Flag(help: "Print the plan as JSON.")
     var json = false
@@ -14,16 +24,32 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 0 when there is nothing to do, 2 when there are changes.")
     var detailedExitcode = false
 
+    func validate() throws {
+        if all && !destroy { throw ValidationError("--all goes with --destroy: `moat plan --destroy --all`") }
+    }
+
     func run() async throws {
         var pending = false
         try await reportingErrors {
             let reconciler = options.reconciler()
-            try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
-            let config = try options.loadConfig()
-            let live = try await reconciler.snapshot()
-            let plan = try reconciler.plan(config: config, live: live).plan
+            let plan: Plan
+            if destroy {
+                try Dependencies.check(["ip", "iptables-save"], system: reconciler.system)
+                let declared = all ? nil : Set(try options.loadConfig().networks.map(\.name))
+                plan = try reconciler.prepare(.destroy(declared), live: try await reconciler.snapshot()).plan
+            } else {
+                try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
+                let config = try options.loadConfig()
+                plan = try reconciler.plan(config: config, live: try await reconciler.snapshot()).plan
+            }
             printWarnings(of: plan)
-            print(json ? plan.json() : plan.humanText(color: Terminal.standardOutput.color), terminator: "")
+            if json {
+                print(plan.json(), terminator: "")
+            } else if destroy && plan.isEmpty {
+                print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")
+            } else {
+                print(plan.humanText(color: Terminal.standardOutput.color), terminator: "")
+            }
             pending = !plan.isEmpty
         }
         if detailedExitcode && pending { throw ExitCode(2) }
