@@ -73,7 +73,7 @@ cleanup() {
     trap - INT TERM
     step "Cleaning up"
     if [ "$APPLIED" = 1 ]; then
-        moat destroy --all --lock-timeout 10 >"$WORK/destroy.out" 2>&1 \
+        moat destroy --all --auto-approve --lock-timeout 10 >"$WORK/destroy.out" 2>&1 \
             && say "moat destroy --all: $(tail -n 1 "$WORK/destroy.out")" \
             || { say "${red}moat destroy --all failed:${off}"; cat "$WORK/destroy.out"; }
     fi
@@ -171,7 +171,7 @@ say "host       192.168.0.10      on the LAN, web server on :80; moat runs here"
 # --- 3. moat -----------------------------------------------------------------------------
 step "moat apply ${FILE#"$ROOT"/} (in the host namespace)"
 APPLIED=1
-moat apply "$FILE" 2>"$WORK/apply.err"
+moat apply --auto-approve "$FILE" 2>"$WORK/apply.err"
 say "${dim}(progress went to stderr: $(wc -l <"$WORK/apply.err") steps)${off}"
 
 step "Two guests, plugged into the bridges as libvirt plugs a VM"

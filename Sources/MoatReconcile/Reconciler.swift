@@ -100,11 +100,29 @@ public struct Reconciler: Sendable {
 
     // MARK: - Running
 
+    /// What came of a run.
+    public enum Outcome: Sendable {
+        /// The plan was executed (or was empty), verified, and the journal cleared.
+        case done(PreparedRun)
+        /// `confirm` said no: nothing was executed and nothing on the host or in the run dir
+        /// was changed (an interrupted run's journal stays for the next run).
+        case declined(PreparedRun)
+
+        /// The run as planned, whatever came of it.
+        public var run: PreparedRun {
+            switch self {
+            case .done(let run), .declined(let run): run
+            }
+        }
+    }
+
     /// Runs `goal`: checks the programs it needs, takes the lock (naming `holder` to a second
-    /// moat), says so if the last run was interrupted, reads the host, plans, lets `show` print
-    /// the plan, and executes it (nothing when it is empty, but clearing a stale journal).
-    /// Returns the run as planned.
-    public func run(_ goal: Goal, holder: String, lockTimeout: Double, show: (PreparedRun) throws -> Void) async throws -> PreparedRun {
+    /// moat), says so if the last run was interrupted, reads the host, plans, and asks
+    /// `confirm` whether to go on; it prints the plan and may ask a person, all under the lock,
+    /// so the host cannot change between the answer and the execution. `confirm` sees every
+    /// plan, an empty one too (for its warnings). On yes it executes the plan (nothing when it
+    /// is empty, but clearing a stale journal); on no it touches nothing.
+    public func run(_ goal: Goal, holder: String, lockTimeout: Double, confirm: (PreparedRun) throws -> Bool) async throws -> Outcome {
         try Dependencies.check(Dependencies.always, system: system)
         if case .apply = goal { try checkReachableByDnsmasq(paths.stateDir) }
         let lock = try system.lock(paths.lockFile, holder: holder, timeout: lockTimeout)
@@ -119,7 +137,7 @@ public struct Reconciler: Sendable {
         if run.plan.steps.flatMap(\.operations).contains(where: { $0.phase == .cutConnections }) {
             try Dependencies.check(["conntrack"], system: system)
         }
-        try show(run)
+        guard try confirm(run) else { return .declined(run) }
         var failure: (any Error)?
         do {
             if !run.plan.isEmpty { try await execute(run) }
@@ -131,7 +149,7 @@ public struct Reconciler: Sendable {
         // the next run says the last one was interrupted and restarts what it touched.
         if (failure as? MoatError)?.kind != .rollbackFailed { try system.remove(paths.journal) }
         if let failure { throw failure }
-        return run
+        return .done(run)
     }
 
     /// Executes the run's plan under the journal and verifies that nothing is left to do but

@@ -6,15 +6,21 @@ import MoatReconcile
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "apply",
-        abstract: "Make the host match the file: only what is missing or stale; rolled back on failure.",
+        commandName: "apply", abstract: "Make the host match the file: only what is missing or stale; rolled back on failure.",
         discussion: """
-            FILE may be a plan saved by `moat plan --out PLANFILE`: then exactly its steps run, or \
-            nothing (exit 1, "the saved plan is stale") when the host, the file it was made from or \
-            the steps planning that file gives have changed since.
+            On a terminal (standard input and output both), shows the plan and asks for 'yes' \
+            before changing anything; any other answer changes nothing and exits 1. \
+            --auto-approve, or no terminal (systemd, scripts, CI), acts without asking.
+
+            FILE may be a plan saved by `moat plan --out PLANFILE`: then exactly its steps run, \
+            without a question (it was reviewed), or nothing (exit 1, "the saved plan is stale") \
+            when the host, the file it was made from or the steps planning that file gives have \
+            changed since.
             """)
 
     @OptionGroup var options: HostOptions
+
+    @OptionGroup var approval: ApprovalOptions
 
     @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another moat to finish (default 0).")
     var lockTimeout: Double = 0
@@ -28,11 +34,14 @@ struct ApplyCommand: AsyncParsableCommand {
             let saved = try savedPlan()
             let config = try saved.map { try HostOptions.load(ConfigLoader.check(text: $0.file.text, file: $0.file.path)).config }
                 ?? options.loadConfig()
-            let run = try await reconciler.run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
-                if let saved { try Self.check(saved, against: run, config: config, options: options, system: reconciler.system) }
+            let outcome = try await reconciler.run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
                 printWarnings(of: run.plan)
+                guard let saved else { return approval.showAndConfirm(run.plan, json: json, question: "Do you want to apply this plan?") }
+                try Self.check(saved, against: run, config: config, options: options, system: reconciler.system)
                 if !json && !run.plan.isEmpty { print(run.plan.humanText(color: Terminal.standardOutput.color)) }
+                return true
             }
+            guard case .done(let run) = outcome else { throw approval.declined("apply") }
             let plan = run.plan
             let s = plan.summary
             if json {

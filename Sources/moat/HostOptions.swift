@@ -52,6 +52,37 @@ struct HostOptions: ParsableArguments {
     }
 }
 
+/// `--auto-approve`, and the question `apply` and `destroy` ask before they change anything
+/// when a person is at a terminal.
+struct ApprovalOptions: ParsableArguments {
+    @Flag(name: .customLong("auto-approve"), help: "Act without asking for 'yes', even on a terminal.")
+    var autoApprove = false
+
+    /// The exit code of a question not answered `yes`: nothing was changed.
+    static let declinedExitCode: Int32 = 1
+
+    /// Shows a plan that changes something and, when a person is at a terminal (standard input
+    /// and output both are), asks for `yes`. Returns whether to act. An empty plan, or one
+    /// seen by no terminal (systemd, scripts, CI) or run with `--auto-approve`, goes ahead
+    /// without a question. With `--json` the plan is shown (on stderr) only when asking, so
+    /// standard output stays one JSON document.
+    func showAndConfirm(_ plan: Plan, json: Bool, question: String) -> Bool {
+        let asking = !plan.isEmpty && !autoApprove && Terminal.isInteractive
+        let screen = json ? Terminal.standardError : Terminal.standardOutput
+        if !plan.isEmpty && (!json || asking) { screen.write(plan.humanText(color: screen.color), newline: false) }
+        guard asking else { return true }
+        screen.write("\n\(question) Only 'yes' will be accepted: ", newline: false)
+        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+        return answer == "yes"
+    }
+
+    /// Says that the answer was not `yes` and exits with `declinedExitCode`.
+    func declined(_ command: String) -> ExitCode {
+        Terminal.standardError.write("moat: \(command) cancelled: the answer was not 'yes'; nothing was changed.")
+        return ExitCode(Self.declinedExitCode)
+    }
+}
+
 /// Where output goes, and whether it may be coloured (a TTY, and no NO_COLOR).
 struct Terminal: Sendable {
     let descriptor: Int32
@@ -61,8 +92,14 @@ struct Terminal: Sendable {
 
     var color: Bool { isatty(descriptor) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
 
-    func write(_ line: String) {
-        let text = line.hasSuffix("\n") ? line : line + "\n"
+    /// A person at a terminal: standard input and standard output both are one.
+    static var isInteractive: Bool { isatty(0) == 1 && isatty(1) == 1 }
+
+    /// Writes `line`, ending it with a newline unless it has one or `newline` is false.
+    func write(_ line: String, newline: Bool = true) {
+        let text = line.hasSuffix("\n") || !newline ? line : line + "\n"
+        // What `print` buffered goes first, so the two ways of writing keep their order.
+        fflush(nil)
         let handle = descriptor == 1 ? FileHandle.standardOutput : FileHandle.standardError
         handle.write(Data(text.utf8))
     }

@@ -4,9 +4,19 @@ import MoatReconcile
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plan", abstract: "Show what apply would change on this host; change nothing.")
+        commandName: "plan", abstract: "Show what apply (or with --destroy, destroy) would change on this host; change nothing.",
+        discussion: """
+            Takes no lock and changes nothing. --destroy shows what `moat destroy FILE` would \
+            remove, --destroy --all what `moat destroy --all` would.
+            """)
 
     @OptionGroup var options: HostOptions
+
+    @Flag(help: "Show what destroy would remove instead of what apply would change.")
+    var destroy = false
+
+    @Flag(help: "With --destroy: every network moat owns on this host, with or without a file.")
+    var all = false
 
     @Flag(help: "Print the plan as JSON.")
     var json = false
@@ -20,24 +30,44 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .customLong("out"), help: "Save the plan to PLANFILE, for `moat show` and `moat apply PLANFILE`.", completion: .file())
     var out: String?
 
+    func validate() throws {
+        if all && !destroy { throw ValidationError("--all goes with --destroy: `moat plan --destroy --all`") }
+        if destroy && out != nil { throw ValidationError("--out saves plans for `moat apply PLANFILE`; a destroy is not saved") }
+    }
+
     func run() async throws {
         var pending = false
         try await reportingErrors {
             let reconciler = options.reconciler()
-            try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
-            let (config, text) = try options.loadConfigAndText()
-            let live = try await reconciler.snapshot()
-            let plan = try reconciler.plan(config: config, live: live).plan
-            printWarnings(of: plan)
             let paths = options.paths
-            print(
-                json ? plan.json() : plan.humanText(color: Terminal.standardOutput.color, operations: verbose ? paths : nil),
-                terminator: "")
-            if let out {
-                let saved = SavedPlan(
-                    plan: plan, file: .init(path: options.absoluteFile, text: text), host: try .read(reconciler.system), live: live,
-                    config: config, paths: paths, moatVersion: Moat.version)
-                try reconciler.system.write(out, saved.text)
+            let plan: Plan
+            var save: (() throws -> SavedPlan)?
+            if destroy {
+                try Dependencies.check(["ip", "iptables-save"], system: reconciler.system)
+                let declared = all ? nil : Set(try options.loadConfig().networks.map(\.name))
+                plan = try reconciler.prepare(.destroy(declared), live: try await reconciler.snapshot()).plan
+            } else {
+                try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
+                let (config, text) = try options.loadConfigAndText()
+                let live = try await reconciler.snapshot()
+                let planned = try reconciler.plan(config: config, live: live).plan
+                plan = planned
+                save = {
+                    SavedPlan(
+                        plan: planned, file: .init(path: options.absoluteFile, text: text), host: try .read(reconciler.system), live: live,
+                        config: config, paths: paths, moatVersion: Moat.version)
+                }
+            }
+            printWarnings(of: plan)
+            if json {
+                print(plan.json(), terminator: "")
+            } else if destroy && plan.isEmpty {
+                print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")
+            } else {
+                print(plan.humanText(color: Terminal.standardOutput.color, operations: verbose ? paths : nil), terminator: "")
+            }
+            if let out, let save {
+                try reconciler.system.write(out, try save().text)
                 Terminal.standardError.write("moat: saved the plan to \(out); `moat show \(out)` prints it, `moat apply \(out)` applies exactly it")
             }
             pending = !plan.isEmpty

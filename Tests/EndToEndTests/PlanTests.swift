@@ -17,6 +17,59 @@ extension EndToEnd {
             }
         }
 
+        @Test("plan --destroy lists the networks' removals, honours --json and --detailed-exitcode, and changes nothing")
+        func planDestroy() async throws {
+            try await withHost("pdestroy") { host in
+                let file = try host.file("moat.yaml", Files.lab)
+                let nothing = try host.moat(["plan", "--destroy", "--detailed-exitcode", file])
+                #expect(nothing.status == 0 && nothing.stdout.contains("Nothing to destroy"), "\(nothing)")
+                #expect(try host.moat(["plan", "--all", file]).status == 64, "--all needs --destroy")
+
+                try #require(try host.moat(["apply", file]).status == 0)
+                let applied = try host.fingerprint()
+                let pids = host.dnsmasqPids()
+                let only = try host.file("dmz.yaml", "version: 1\nnetworks:\n  dmz:\n    bridge: virbr11\n    address: 192.168.101.1/24\n")
+                for (arguments, networks) in [([file], ["lab", "dmz"]), ([only], ["dmz"]), (["--all"], ["lab", "dmz"])] {
+                    let plan = try host.moat(["plan", "--destroy", "--detailed-exitcode"] + arguments)
+                    #expect(plan.status == 2, "\(plan)")
+                    let steps = TestHost.steps(of: plan.stdout)
+                    #expect(Set(steps.map(\.network)).subtracting(["*"]) == Set(networks), "\(plan)")
+                    #expect(steps.filter { $0.network != "*" }.allSatisfy { $0.line.trimmingCharacters(in: .whitespaces).hasPrefix("-") }, "only removals: \(plan)")
+
+                    let json = try host.moat(["plan", "--destroy", "--json"] + arguments)
+                    #expect(json.status == 0, "\(json)")
+                    let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json)")
+                    #expect(object["changes"] as? Bool == true && object["applied"] == nil, "\(json)")
+                    let stepNetworks = (object["steps"] as? [[String: Any]] ?? []).compactMap { $0["network"] as? String }
+                    #expect(Set(stepNetworks) == Set(networks), "\(json)")
+                }
+                #expect(try host.fingerprint() == applied)
+                #expect(host.dnsmasqPids() == pids)
+                #expect(!FileManager.default.fileExists(atPath: "\(host.runDir)/journal.json"))
+            }
+        }
+
+        @Test("destroy --json reports like apply --json, with \"applied\": true")
+        func destroyJSON() async throws {
+            try await withHost("djson") { host in
+                let file = try host.file("moat.yaml", Files.lab)
+                try #require(try host.moat(["apply", file]).status == 0)
+                let destroy = try host.moat(["destroy", "--json", file])
+                #expect(destroy.status == 0, "\(destroy)")
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(destroy.stdout.utf8)) as? [String: Any], "\(destroy)")
+                #expect(object["applied"] as? Bool == true, "\(destroy)")
+                #expect(object["changes"] as? Bool == true, "\(destroy)")
+                let summary = try #require(object["summary"] as? [String: Int], "\(destroy)")
+                #expect(summary["destroy"] ?? 0 > 0 && summary["add"] == 0, "\(destroy)")
+                #expect(host.dnsmasqPids().isEmpty)
+
+                let again = try host.moat(["destroy", "--all", "--json"])
+                #expect(again.status == 0, "\(again)")
+                let empty = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any], "\(again)")
+                #expect(empty["applied"] as? Bool == true && empty["changes"] as? Bool == false, "\(again)")
+            }
+        }
+
         @Test("a foreign bridge with the file's bridge name is a plan error naming it")
         func foreignBridgeIsAConflict() async throws {
             try await withHost("foreign") { host in

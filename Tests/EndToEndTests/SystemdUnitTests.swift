@@ -34,7 +34,7 @@ struct SystemdUnitTests {
         let lines = Set(unit.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
         for line in [
             "Type=oneshot", "RemainAfterExit=yes", "After=network-online.target", "Wants=network-online.target",
-            "ExecStart=\(Self.installed) apply", "ExecStop=\(Self.installed) destroy", "WantedBy=multi-user.target",
+            "ExecStart=\(Self.installed) apply --auto-approve", "ExecStop=\(Self.installed) destroy --auto-approve", "WantedBy=multi-user.target",
         ] {
             #expect(lines.contains(line), "missing: \(line)")
         }

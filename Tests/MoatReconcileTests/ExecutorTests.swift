@@ -85,13 +85,40 @@ struct ExecutorTests {
         }
         let reconciler = Reconciler(system: system, paths: paths, progress: { _ in })
         let error = await #expect(throws: MoatError.self) {
-            try await reconciler.run(.apply(labConfig()), holder: "apply test", lockTimeout: 0) { _ in }
+            try await reconciler.run(.apply(labConfig()), holder: "apply test", lockTimeout: 0) { _ in true }
         }
         #expect(error?.kind == .failed)
         #expect(error?.message.contains("dnsmasq: failed to bind") == true)
         #expect(error?.message.contains("rolled back") == true)
         #expect(system.file(paths.journal) == nil)
         #expect(system.commands.contains { $0.first == "dnsmasq" }, "the apply ran as far as dnsmasq")
+    }
+
+    @Test("a run whose plan is declined executes nothing, writes no journal, and says so")
+    func declined() async throws {
+        var files = ["/proc/sys/net/ipv4/ip_forward": "0\n"]
+        for folder in Dependencies.searchDirectories() { for program in Dependencies.always { files["\(folder)/\(program)"] = "" } }
+        let system = FakeHost(files: files) { argv, _ in
+            if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
+            return CommandResult(status: 0)
+        }
+        let reconciler = Reconciler(system: system, paths: paths, progress: { _ in })
+        let before = system.commands
+        var asked: Plan?
+        let outcome = try await reconciler.run(.apply(labConfig()), holder: "apply test", lockTimeout: 0) { run in
+            asked = run.plan
+            return false
+        }
+        guard case .declined(let run) = outcome else {
+            Issue.record("expected .declined, got \(outcome)")
+            return
+        }
+        #expect(asked?.isEmpty == false && run.plan.steps.count == asked?.steps.count)
+        // Only the snapshot's reads ran: no ip -batch, no iptables-restore, no dnsmasq, no sysctl.
+        let changing = system.commands.dropFirst(before.count).filter { ["iptables-restore", "dnsmasq"].contains($0[0]) || $0.contains("-batch") }
+        #expect(changing.isEmpty, "\(changing)")
+        #expect(system.sysctls.isEmpty)
+        #expect(system.file(paths.journal) == nil)
     }
 
     @Test("the lock names its holder and a second taker gets exit 75")
