@@ -142,6 +142,6 @@ extension ConfigCheck {
             "diagnostics": diagnostics.map(\.jsonObject),
             "networks": networks,
         ]
-        return JSONText.write(report)
+        return JSONText.document(report)
     }
 }

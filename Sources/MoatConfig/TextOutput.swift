@@ -3,6 +3,16 @@ import Foundation
 /// moat's one JSON writer: keys sorted and slashes left alone, so the output is stable and
 /// diffs cleanly, whether it is a command's output or a file moat keeps.
 public enum JSONText {
+    /// The `format_version` of every JSON document moat prints. It changes only when a field
+    /// is removed or changes its meaning; fields may be added within a version.
+    public static let formatVersion = 1
+
+    /// A document moat prints (plan, apply, destroy, status, validate, an error): `object`
+    /// with its `format_version`, pretty-printed, keys sorted, with a final newline.
+    public static func document(_ object: [String: Any]) -> String {
+        write(object.merging(["format_version": formatVersion]) { $1 }, fallback: "{}") + "\n"
+    }
+
     /// A JSON object tree (`[String: Any]`, arrays, strings, numbers, `NSNull`), pretty-printed;
     /// `fallback` when it is not one.
     public static func write(_ object: Any, fallback: String = "null") -> String {

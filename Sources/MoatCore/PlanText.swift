@@ -60,7 +60,7 @@ extension Plan {
         if applied { object["applied"] = true }
         // Present only when there are warnings, so a clean plan's JSON is unchanged.
         if !warnings.isEmpty { object["warnings"] = warnings }
-        return JSONText.write(object, fallback: "{}") + "\n"
+        return JSONText.document(object)
     }
 }
 

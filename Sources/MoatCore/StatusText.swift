@@ -90,7 +90,7 @@ extension StatusReport {
             "ipForward": ipForward,
             "journal": journal ?? NSNull(),
         ]
-        return JSONText.write(object, fallback: "{}") + "\n"
+        return JSONText.document(object)
     }
 
     /// One network's line of the table.

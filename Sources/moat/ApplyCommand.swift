@@ -29,7 +29,7 @@ struct ApplyCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: json) {
             let reconciler = options.reconciler()
             let saved = try savedPlan()
             let config = try saved.map { try HostOptions.load(ConfigLoader.check(text: $0.file.text, file: $0.file.path)).config }

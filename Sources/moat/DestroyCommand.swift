@@ -26,7 +26,7 @@ struct DestroyCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: json) {
             let declared = all ? nil : Set(try options.loadConfig().networks.map(\.name))
             let holder = "destroy \(all ? "--all" : options.file)"
             let outcome = try await options.reconciler().run(.destroy(declared), holder: holder, lockTimeout: lockTimeout) { run in

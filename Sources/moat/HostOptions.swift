@@ -111,18 +111,29 @@ func printWarnings(of plan: Plan) {
 }
 
 /// Runs a command body and turns moat's errors into their message and exit code.
-func reportingErrors(_ body: () async throws -> Void) async throws {
+/// With `json`, the error is also printed on stdout as a JSON document
+/// (`{"error": {"exit_code", "message", "diagnostics"}, "format_version"}`), so a program
+/// reading stdout always gets one document.
+func reportingErrors(json: Bool = false, _ body: () async throws -> Void) async throws {
+    let failure: MoatError
     do {
         try await body()
+        return
     } catch let error as MoatError {
-        if let file = error.diagnostics.first?.file {
-            let source = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-            Terminal.standardError.write(DiagnosticPrinter.render(error.diagnostics, source: source, color: Terminal.standardError.color))
-        }
-        if !error.message.isEmpty { Terminal.standardError.write("moat: error: \(error.message)") }
-        throw ExitCode(error.exitCode)
+        failure = error
     } catch let error as CommandFailure {
-        Terminal.standardError.write("moat: error: \(error)")
-        throw ExitCode(1)
+        failure = MoatError("\(error)")
     }
+    if let file = failure.diagnostics.first?.file {
+        let source = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        Terminal.standardError.write(DiagnosticPrinter.render(failure.diagnostics, source: source, color: Terminal.standardError.color))
+    }
+    if !failure.message.isEmpty { Terminal.standardError.write("moat: error: \(failure.message)") }
+    if json {
+        let error: [String: Any] = [
+            "exit_code": Int(failure.exitCode), "message": failure.message, "diagnostics": failure.diagnostics.map(\.jsonObject),
+        ]
+        print(JSONText.document(["error": error]), terminator: "")
+    }
+    throw ExitCode(failure.exitCode)
 }

@@ -37,7 +37,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         var pending = false
-        try await reportingErrors {
+        try await reportingErrors(json: json) {
             let reconciler = options.reconciler()
             let paths = options.paths
             let plan: Plan

@@ -16,7 +16,7 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: json) {
             let plan = try SavedPlan.read(planFile)
             print(json ? plan.text : plan.humanText(color: Terminal.standardOutput.color), terminator: "")
         }

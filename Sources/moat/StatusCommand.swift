@@ -27,7 +27,7 @@ struct StatusCommand: AsyncParsableCommand {
     var leases = false
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: json) {
             let reconciler = options.reconciler()
             try Dependencies.check(["ip", "iptables-save"], system: reconciler.system)
             // The default file is optional here: status is for any host moat has touched.

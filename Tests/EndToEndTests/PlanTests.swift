@@ -17,6 +17,25 @@ extension EndToEnd {
             }
         }
 
+        @Test("every JSON document carries format_version, an error with --json too, on stdout")
+        func jsonDocuments() async throws {
+            try await withHost("pjson") { host in
+                let file = try host.file("moat.yaml", Files.lab)
+                let bad = try host.file("bad.yaml", "version: 1\nnetworks:\n  lab:\n    bridge: virbr10\n    address: nope\n")
+                for (arguments, status) in [(["plan", "--json", file], 0), (["status", "--json", file], 0), (["plan", "--json", bad], 1), (["validate", "--json", bad], 1)] {
+                    let ran = try host.moat(arguments)
+                    #expect(ran.status == Int32(status), "\(arguments): \(ran)")
+                    let object = try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any]
+                    #expect(object?["format_version"] as? Int == 1, "\(arguments): \(ran.stdout)")
+                    if arguments[0] == "plan" && status == 1 {
+                        let error = object?["error"] as? [String: Any]
+                        #expect(error?["exit_code"] as? Int == 1)
+                        #expect((error?["diagnostics"] as? [Any])?.isEmpty == false, "the file's diagnostics: \(ran.stdout)")
+                    }
+                }
+            }
+        }
+
         @Test("plan --destroy lists the networks' removals, honours --json and --detailed-exitcode, and changes nothing")
         func planDestroy() async throws {
             try await withHost("pdestroy") { host in
