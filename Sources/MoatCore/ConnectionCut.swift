@@ -16,7 +16,7 @@ public enum ConnectionCut {
             Plan.Step(
                 network: name, subject: .trackedConnections, action: .delete,
                 reason: "its rules now admit less: open connections they would not admit are cut, last",
-                operations: [.cutConnections(network: name, config)])
+                operations: [.cutConnections(network: name, config)], code: .tightened)
         }
     }
 

@@ -14,6 +14,9 @@ public struct DiffContext: Sendable {
     /// the command for destroy.
     public var leaving: String
 
+    /// The code of the steps that remove what leaves: `not-in-file` for apply, `destroy` for destroy.
+    public var code: Plan.Step.Code = .notInFile
+
     public init(
         ipForwardRecord: Bool? = nil, interfaceRecords: [String: InterfaceRecord] = [:], restartDnsmasq: Set<String> = [],
         leaving: String = "not in the file"
@@ -61,7 +64,9 @@ public enum Diff {
             default: summary.change += 1
             }
         }
-        if summary == Plan.Summary(), !steps.isEmpty { summary.change = 1 }
+        for step in steps where step.network == nil && !summary.shared.contains(step.subject.description) {
+            summary.shared.append(step.subject.description)
+        }
         return summary
     }
 
@@ -72,7 +77,7 @@ public enum Diff {
             return [
                 Plan.Step(
                     network: nil, subject: .ipForward, action: .update, reason: "is 0; nat networks need 1",
-                    operations: [.ipForward(true, keeping: context.ipForwardRecord == nil ? live.ipForward : nil)])
+                    operations: [.ipForward(true, keeping: context.ipForwardRecord == nil ? live.ipForward : nil)], code: .missing)
             ]
         }
         if desired.networks.isEmpty, let before = context.ipForwardRecord {
@@ -82,7 +87,8 @@ public enum Diff {
             return [
                 Plan.Step(
                     network: nil, subject: .ipForward, action: .update,
-                    reason: "no moat network is left: back to \(before ? 1 : 0), its value before moat", operations: operations)
+                    reason: "no moat network is left: back to \(before ? 1 : 0), its value before moat", operations: operations,
+                    code: .restore)
             ]
         }
         return []
@@ -100,7 +106,21 @@ public enum Diff {
         } else {
             steps += interfaceSteps(wanted, live: live, host: host, context: context, paths: paths)
         }
-        if let firewall = chainStep(network: name, desired: wanted.chains, live: live?.chains ?? [:]) {
+        let masq = ChainName.of(.masquerade, network: name)
+        var mode: [Change] = []
+        if let live, !live.chains.isEmpty, (wanted.chains[masq] == nil) != (live.chains[masq] == nil) {
+            mode = [Change(.changed, "mode", before: live.chains[masq] == nil ? "isolated" : "nat", after: wanted.chains[masq] == nil ? "isolated" : "nat")]
+        }
+        if let live, !live.chains.isEmpty {
+            let (want, have) = (Self.services(wanted.dnsmasq), Self.services(live.dnsmasq))
+            if want.dhcp != have.dhcp { mode.append(Change(want.dhcp ? .added : .removed, "DHCP")) }
+            if want.dns != have.dns { mode.append(Change(want.dns ? .added : .removed, "DNS")) }
+        }
+        let reshapes = live.map { Self.reshaped(wanted, $0) } ?? true
+        if let firewall = chainStep(
+            network: name, desired: wanted.chains, live: live?.chains ?? [:], device: wanted.device.name, liveDevice: live?.device.name,
+            explained: { _ in reshapes }, extra: mode)
+        {
             steps.append(firewall)
         }
         steps += dnsmasqSteps(network: name, desired: wanted.dnsmasq, live: live?.dnsmasq, forceRestart: context.restartDnsmasq.contains(name), paths: paths)
@@ -135,22 +155,28 @@ public enum Diff {
             operations.append(.setARP(device: device.name, device.arp))
             let what = device.addresses.map(\.description).joined(separator: ", ")
             steps.append(
-                Plan.Step(network: name, subject: .bridge(device.name), action: .create, reason: "missing" + (what.isEmpty ? "" : ", with \(what)"), operations: operations))
+                Plan.Step(
+                    network: name, subject: .bridge(device.name), action: .create, reason: "missing" + (what.isEmpty ? "" : ", with \(what)"),
+                    operations: operations, code: .missing))
             return steps
         }
         for address in device.addresses where !current.addresses.contains(address) {
             steps.append(
-                Plan.Step(network: name, subject: .address(address, device: device.name), action: .create, reason: "missing", operations: [.link(.addAddress(device.name, address))]))
+                Plan.Step(
+                    network: name, subject: .address(address, device: device.name), action: .create, reason: "missing",
+                    operations: [.link(.addAddress(device.name, address))], code: .drifted))
         }
         for address in current.addresses where !device.addresses.contains(address) {
             steps.append(
-                Plan.Step(network: name, subject: .address(address, device: device.name), action: .delete, reason: "not in the file", operations: [.link(.deleteAddress(device.name, address))]))
+                Plan.Step(
+                    network: name, subject: .address(address, device: device.name), action: .delete, reason: "not in the file",
+                    operations: [.link(.deleteAddress(device.name, address))], code: .notInFile))
         }
         if device.up != current.up {
             steps.append(
                 Plan.Step(
                     network: name, subject: .bridge(device.name), action: .update, reason: current.up ? "up, should be down" : "down",
-                    operations: [.link(device.up ? .setUp(device.name) : .setDown(device.name))]))
+                    operations: [.link(device.up ? .setUp(device.name) : .setDown(device.name))], code: .drifted))
         }
         if device.ipv6Disabled != current.ipv6Disabled {
             steps.append(ipv6Step(network: name, device: device.name, disable: device.ipv6Disabled))
@@ -159,7 +185,7 @@ public enum Diff {
             steps.append(
                 Plan.Step(
                     network: name, subject: .arp(device: device.name), action: .update,
-                    reason: "\(current.arp), should be \(device.arp)", operations: [.setARP(device: device.name, device.arp)]))
+                    reason: "\(current.arp), should be \(device.arp)", operations: [.setARP(device: device.name, device.arp)], code: .drifted))
         }
         return steps
     }
@@ -168,7 +194,7 @@ public enum Diff {
         Plan.Step(
             network: network, subject: .ipv6(device: device), action: .update,
             reason: disable ? "IPv6 is on; the network declares none" : "back to its value before moat",
-            operations: [.disableIPv6(device: device, disable)])
+            operations: [.disableIPv6(device: device, disable)], code: disable ? .drifted : .restore)
     }
 
     static func interfaceSteps(_ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths) -> [Plan.Step] {
@@ -209,9 +235,9 @@ public enum Diff {
         let fresh = record == nil
         steps.append(
             Plan.Step(
-                network: name, subject: .interface(device.name), action: fresh ? .create : .update,
+                network: name, subject: .interface(device.name), action: fresh ? .configure : .update,
                 reason: (fresh ? "not yet configured (its state now is kept for destroy): " : "drifted: ") + describe(operations),
-                operations: operations))
+                operations: operations, code: fresh ? .missing : .drifted))
         return steps
     }
 
@@ -229,30 +255,60 @@ public enum Diff {
 
     // MARK: - Firewall
 
-    static func chainStep(network: String?, desired: [ChainID: [FirewallRule]], live: [ChainID: [FirewallRule]]) -> Plan.Step? {
+    /// The step that writes or deletes a network's chains (or, `network` nil, the shared
+    /// ones): every chain that differs is rewritten whole. Its changes say what differs in the
+    /// file's terms; `explained` tells which differing rules of the kind every network has a
+    /// change of the file accounts for (the rest is drift).
+    static func chainStep(
+        network: String?, desired: [ChainID: [FirewallRule]], live: [ChainID: [FirewallRule]], device: String? = nil,
+        liveDevice: String? = nil, leaving: String = "not needed", code: Plan.Step.Code = .notInFile,
+        explained: (PolicyDiff.Placed) -> Bool = { _ in false }, extra: [Change] = []
+    ) -> Plan.Step? {
         var operations: [Operation] = []
-        var reasons: [String] = []
         for chain in Set(desired.keys).union(live.keys).sorted() {
             switch (desired[chain], live[chain]) {
-            case (let want?, let have?) where want != have:
-                operations.append(.writeChain(chain, want))
-                reasons.append("\(label(chain)): " + driftReason(want: want, have: have))
-            case (let want?, nil):
-                operations.append(.writeChain(chain, want))
-                reasons.append("\(label(chain)): missing")
-            case (nil, _?):
-                operations.append(.deleteChain(chain))
-                reasons.append("\(label(chain)): not needed")
-            default:
-                break
+            case (let want?, let have?) where want != have: operations.append(.writeChain(chain, want))
+            case (let want?, nil): operations.append(.writeChain(chain, want))
+            case (nil, _?): operations.append(.deleteChain(chain))
+            default: break
             }
         }
         guard !operations.isEmpty else { return nil }
-        let creating = live.isEmpty
-        let removing = desired.isEmpty
+        // A chain set that comes or goes whole is the file's doing, whatever its rules.
+        let whole = live.isEmpty || desired.isEmpty
+        let changes =
+            extra
+            + PolicyDiff.changes(
+                desired: desired, live: live, device: device, liveDevice: liveDevice, explained: { whole || explained($0) })
+        let subject: Plan.Subject = network == nil ? .sharedFirewallChains : .firewallChains
+        if live.isEmpty {
+            return Plan.Step(network: network, subject: subject, action: .create, reason: "missing", operations: operations, changes: changes, code: .missing)
+        }
+        if desired.isEmpty {
+            return Plan.Step(network: network, subject: subject, action: .delete, reason: leaving, operations: operations, changes: changes, code: code)
+        }
+        let outside = changes.contains(where: \.outside)
+        let inFile = changes.contains { !$0.outside } || changes.isEmpty
+        let reason =
+            outside && inFile
+            ? "differs from the file, and changed outside moat since the last apply" : outside ? "changed outside moat since the last apply" : "differs from the file"
         return Plan.Step(
-            network: network, subject: network == nil ? .sharedFirewallChains : .firewallChains,
-            action: creating ? .create : removing ? .delete : .update, reason: reasons.joined(separator: "; "), operations: operations)
+            network: network, subject: subject, action: .update, reason: reason, operations: operations, changes: changes,
+            code: outside && !inFile ? .drifted : .changed)
+    }
+
+    /// Whether a network's shape changes (its device, address, mode, or DHCP or DNS turned on
+    /// or off): the rules every network has then change with it, by the file.
+    static func reshaped(_ wanted: NetworkState, _ live: NetworkState) -> Bool {
+        let masq = ChainName.of(.masquerade, network: wanted.name)
+        return live.device.name != wanted.device.name || !wanted.device.addresses.allSatisfy(live.device.addresses.contains)
+            || (wanted.chains[masq] == nil) != (live.chains[masq] == nil) || services(wanted.dnsmasq) != services(live.dnsmasq)
+    }
+
+    /// Whether a network's dnsmasq serves DHCP and DNS, from its config.
+    static func services(_ dnsmasq: DnsmasqInstance?) -> (dhcp: Bool, dns: Bool) {
+        guard let config = dnsmasq?.config else { return (false, false) }
+        return (config.contains("\ndhcp-range="), !config.contains("\nport=0\n"))
     }
 
     /// A chain's name, with its table where two of moat's shared chains have that name
@@ -262,17 +318,28 @@ public enum Diff {
         return tables.count > 1 ? "\(chain.table) \(chain.name)" : chain.name
     }
 
-    /// The first difference, in words a person can check against `iptables-save` (the
-    /// rule as the backend prints it).
-    static func driftReason(want: [FirewallRule], have: [FirewallRule]) -> String {
-        if let lost = want.first(where: { !have.contains($0) }) { return "rule missing: \(IptablesBackend.text(of: lost))" }
-        if let extra = have.first(where: { !want.contains($0) }) { return "unexpected rule: \(IptablesBackend.text(of: extra))" }
-        return "rules out of order"
-    }
-
     static func sharedFirewallSteps(desired: HostState, live: HostState) -> [Plan.Step] {
         var steps: [Plan.Step] = []
-        if let step = chainStep(network: nil, desired: desired.sharedChains, live: live.sharedChains) { steps.append(step) }
+        let reshaped = Set(Set(desired.networks.keys).union(live.networks.keys).filter { name in
+            guard let wanted = desired.networks[name], let found = live.networks[name] else { return true }
+            return Self.reshaped(wanted, found)
+        })
+        // Chains of a network that come or go (a DNAT chain with the first forward): the
+        // shared rules that jump to them come and go with them.
+        var comingOrGoing: Set<String> = []
+        for name in Set(desired.networks.keys).union(live.networks.keys) {
+            let want = Set(desired.networks[name]?.chains.keys.map(\.name) ?? [])
+            let have = Set(live.networks[name]?.chains.keys.map(\.name) ?? [])
+            comingOrGoing.formUnion(want.symmetricDifference(have))
+        }
+        let explained: (PolicyDiff.Placed) -> Bool = { placed in
+            if case .jump(let target) = placed.rule.verdict, comingOrGoing.contains(target) { return true }
+            if case .network(let owner) = placed.rule.owner { return reshaped.contains(owner) }
+            return false
+        }
+        if let step = chainStep(network: nil, desired: desired.sharedChains, live: live.sharedChains, explained: explained) {
+            steps.append(step)
+        }
         var operations: [Operation] = []
         var reasons: [String] = []
         for builtin in Set(desired.jumps.keys).union(live.jumps.keys).sorted() {
@@ -285,7 +352,10 @@ public enum Diff {
         }
         if !operations.isEmpty {
             let action: Plan.Step.Action = live.jumps.isEmpty ? .create : desired.jumps.isEmpty ? .delete : .update
-            steps.append(Plan.Step(network: nil, subject: .jumps, action: action, reason: reasons.joined(separator: "; "), operations: operations))
+            steps.append(
+                Plan.Step(
+                    network: nil, subject: .jumps, action: action, reason: reasons.joined(separator: "; "), operations: operations,
+                    code: live.jumps.isEmpty ? .missing : desired.jumps.isEmpty ? .notInFile : .drifted))
         }
         return steps
     }
@@ -293,27 +363,35 @@ public enum Diff {
     // MARK: - dnsmasq
 
     static func dnsmasqSteps(network: String, desired: DnsmasqInstance?, live: DnsmasqInstance?, forceRestart: Bool, paths: Paths) -> [Plan.Step] {
-        func step(_ action: Plan.Step.Action, _ reason: String, _ operations: [Operation]) -> [Plan.Step] {
-            [Plan.Step(network: network, subject: .dnsmasq, action: action, reason: reason, operations: operations)]
+        func step(_ action: Plan.Step.Action, _ reason: String, _ code: Plan.Step.Code, _ operations: [Operation], _ changes: [Change] = []) -> [Plan.Step] {
+            [Plan.Step(network: network, subject: .dnsmasq, action: action, reason: reason, operations: operations, changes: changes, code: code)]
         }
         switch (desired, live) {
         case (nil, nil):
             return []
         case (nil, let found?):
-            return step(.delete, "the network has neither DHCP nor DNS", stopAndForget(network: network, found, paths: paths))
+            return step(.delete, "the network has neither DHCP nor DNS", .notInFile, stopAndForget(network: network, found, paths: paths))
         case (let want?, nil):
-            return step(.create, "missing", [.writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)])
+            return step(
+                .create, "missing", .missing, [.writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)],
+                PolicyDiff.created(dnsmasq: want))
         case (let want?, let found?):
+            let changes = PolicyDiff.changes(dnsmasq: want, found)
             guard let pid = found.pid else {
-                return step(.start, "not running", [.writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)])
+                return step(
+                    .start, "not running", .notRunning, [.writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)],
+                    [Change(.changed, "dnsmasq is not running", outside: true)] + changes)
             }
             if found.config != want.config || forceRestart {
                 return step(
-                    .restart, forceRestart ? "the last run was interrupted" : "config changed",
-                    [.stopDnsmasq(network: network, pid: pid), .writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)])
+                    .restart, forceRestart ? "the last run was interrupted" : "config changed", forceRestart ? .interrupted : .changed,
+                    [.stopDnsmasq(network: network, pid: pid), .writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)],
+                    changes)
             }
             if found.dhcpHosts != want.dhcpHosts || found.hosts != want.hosts {
-                return step(.reload, "static hosts changed", [.writeDnsmasqFiles(network: network, want), .reloadDnsmasq(network: network, pid: pid)])
+                return step(
+                    .reload, "static hosts changed", .changed,
+                    [.writeDnsmasqFiles(network: network, want), .reloadDnsmasq(network: network, pid: pid)], changes)
             }
             return []
         }
@@ -336,14 +414,17 @@ public enum Diff {
         let name = found.name
         var steps: [Plan.Step] = []
         if let instance = found.dnsmasq {
-            steps.append(Plan.Step(network: name, subject: .dnsmasq, action: .delete, reason: context.leaving, operations: stopAndForget(network: name, instance, paths: paths)))
+            steps.append(
+                Plan.Step(
+                    network: name, subject: .dnsmasq, action: .delete, reason: context.leaving,
+                    operations: stopAndForget(network: name, instance, paths: paths), code: context.code))
         }
-        if let chains = chainStep(network: name, desired: [:], live: found.chains) {
+        if let chains = chainStep(network: name, desired: [:], live: found.chains, liveDevice: found.device.name, leaving: context.leaving, code: context.code) {
             steps.append(chains)
         }
         if found.device.owned, found.device.exists {
             steps.append(Plan.Step(network: name, subject: .bridge(found.device.name), action: .delete, reason: context.leaving,
-                    operations: [deleteBridge(found.device.name, wantedDevices: wantedDevices)]))
+                    operations: [deleteBridge(found.device.name, wantedDevices: wantedDevices)], code: context.code))
         } else if let record = context.interfaceRecords[name] {
             steps += interfaceRestoreSteps(found, record: record, paths: paths)
         }
@@ -366,7 +447,8 @@ public enum Diff {
         if forget { operations.append(.removeFiles([paths.interfaceRecord(found.name), paths.networkDir(found.name)])) }
         return [
             Plan.Step(
-                network: found.name, subject: .interface(record.device), action: .delete, reason: "given back as it was before moat", operations: operations)
+                network: found.name, subject: .interface(record.device), action: .release, reason: "given back as it was before moat",
+                operations: operations, code: .restore)
         ]
     }
 }

@@ -22,11 +22,13 @@ public struct Plan: Hashable, Sendable {
     public struct Step: Hashable, Sendable {
         public enum Action: String, Hashable, Sendable {
             case create, update, delete, restart, reload, start
+            /// An existing device moat configures (`interface:`), or gives back as it was.
+            case configure, release
             /// Terraform's marks: `+` add, `~` change, `-` remove.
             public var symbol: String {
                 switch self {
-                case .create, .start: "+"
-                case .delete: "-"
+                case .create, .start, .configure: "+"
+                case .delete, .release: "-"
                 case .update, .restart, .reload: "~"
                 }
             }
@@ -40,10 +42,41 @@ public struct Plan: Hashable, Sendable {
         public var reason: String
         /// The concrete work, run by the executor in phases (see `Operation.phase`).
         public var operations: [Operation]
+        /// What differs, in the file's terms (`+ forward tcp 22 → …`, `! changed outside moat: …`).
+        public var changes: [Change]
+        /// Why, as a word for programs (`missing`, `changed`, `drifted`, ...).
+        public var code: Code
 
-        public init(network: String?, subject: Subject, action: Action, reason: String, operations: [Operation]) {
+        /// Why a step is there, for programs.
+        public enum Code: String, Hashable, Sendable {
+            /// Not on the host: created, started, configured.
+            case missing
+            /// The file changed it.
+            case changed
+            /// Changed outside moat since the last apply; the step puts it back.
+            case drifted
+            /// On the host, not in the file (or no longer needed by it).
+            case notInFile = "not-in-file"
+            /// `destroy` removes it.
+            case destroy
+            /// A dnsmasq that should run does not.
+            case notRunning = "not-running"
+            /// The last run was interrupted: restarted to be sure.
+            case interrupted
+            /// Given back as it was before moat.
+            case restore
+            /// The rules now admit less: connections they would not admit are cut.
+            case tightened
+        }
+
+        public init(
+            network: String?, subject: Subject, action: Action, reason: String, operations: [Operation], changes: [Change] = [],
+            code: Code = .changed
+        ) {
             self.network = network
             self.subject = subject
+            self.changes = changes
+            self.code = code
             self.action = action
             self.reason = reason
             self.operations = operations
@@ -91,10 +124,20 @@ public struct Plan: Hashable, Sendable {
         public var add = 0
         public var change = 0
         public var destroy = 0
-        public init(add: Int = 0, change: Int = 0, destroy: Int = 0) {
+        /// What all networks share that the plan changes (`sysctl net.ipv4.ip_forward`, `shared
+        /// firewall chains`, ...), counted apart from the networks.
+        public var shared: [String] = []
+        public init(add: Int = 0, change: Int = 0, destroy: Int = 0, shared: [String] = []) {
             self.add = add
             self.change = change
             self.destroy = destroy
+            self.shared = shared
+        }
+
+        /// `Plan: 1 to add, 0 to change, 0 to destroy`, then what all networks share, if any.
+        public var text: String {
+            let networks = "Plan: \(add) to add, \(change) to change, \(destroy) to destroy"
+            return shared.isEmpty ? networks + "." : networks + "; shared by all networks: " + shared.joined(separator: ", ") + "."
         }
     }
 }

@@ -9,7 +9,7 @@ extension Plan {
         guard !isEmpty else { return "No changes. The host matches the file.\n" }
         let lines = steps.map { step in
             Plan.Line(
-                network: step.network, action: step.action, change: step.change,
+                network: step.network, action: step.action, change: step.change, changes: step.changes.map(\.description),
                 operations: paths.map { paths in step.operations.flatMap { $0.lines(paths: paths) } } ?? [])
         }
         return Self.text(of: lines, summary: summary, color: color)
@@ -20,6 +20,9 @@ extension Plan {
         var network: String?
         var action: Step.Action
         var change: String
+        /// In the file's terms (`Change`), under the step.
+        var changes: [String]
+        /// Every command, rule and file line, under those (`--verbose`, `show`).
         var operations: [String]
     }
 
@@ -29,31 +32,39 @@ extension Plan {
         for line in lines {
             let network = (line.network ?? "*").padding(toLength: width, withPad: " ", startingAt: 0)
             out += Self.color(of: line.action).paint("  \(line.action.symbol) \(network)  \(line.change)", enabled: color) + "\n"
-            for operation in line.operations { out += "        \(operation)\n" }
+            for change in line.changes { out += "        \(change)\n" }
+            for operation in line.operations { out += "          $ \(operation)\n" }
         }
-        out += "\nPlan: \(s.add) to add, \(s.change) to change, \(s.destroy) to destroy.\n"
+        out += "\n\(s.text)\n"
         return out
     }
 
     static func color(of action: Step.Action) -> ANSIColor {
         switch action {
-        case .create, .start: .green
-        case .delete: .red
+        case .create, .start, .configure: .green
+        case .delete, .release: .red
         default: .yellow
         }
     }
 
     /// Stable data for programs: `{"changes": bool, "summary": {...}, "steps": [...]}`, and
     /// `"applied": true` after an apply.
-    public func json(applied: Bool = false) -> String {
+    public func json(applied: Bool = false, paths: Paths) -> String {
         let s = summary
         var object: [String: Any] = [
             "changes": !isEmpty,
-            "summary": ["add": s.add, "change": s.change, "destroy": s.destroy],
+            "summary": ["add": s.add, "change": s.change, "destroy": s.destroy, "shared": s.shared],
             "steps": steps.map { step -> [String: Any] in
                 [
                     "network": step.network ?? NSNull(), "object": step.subject.description, "action": step.action.rawValue,
-                    "reason": step.reason,
+                    "reason": step.reason, "code": step.code.rawValue,
+                    "changes": step.changes.map { change -> [String: Any] in
+                        [
+                            "kind": change.kind.rawValue, "item": change.item, "before": change.before ?? NSNull(),
+                            "after": change.after ?? NSNull(), "outside": change.outside,
+                        ]
+                    },
+                    "operations": step.operations.flatMap { $0.lines(paths: paths) },
                 ]
             },
         ]
@@ -85,7 +96,7 @@ extension SavedPlan {
         let lines = steps.map { step in
             Plan.Line(
                 network: step.network, action: Plan.Step.Action(rawValue: step.action) ?? .update,
-                change: "\(step.object): \(step.action) (\(step.reason))", operations: step.operations)
+                change: "\(step.object): \(step.action) (\(step.reason))", changes: step.changes, operations: step.operations)
         }
         out += Plan.text(
             of: lines, summary: Plan.Summary(add: summary.add, change: summary.change, destroy: summary.destroy), color: color)

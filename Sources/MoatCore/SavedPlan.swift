@@ -76,6 +76,7 @@ public struct SavedPlan: Codable, Hashable, Sendable {
         public var add: Int
         public var change: Int
         public var destroy: Int
+        public var shared: [String]
     }
 
     public struct SavedStep: Codable, Hashable, Sendable {
@@ -83,6 +84,9 @@ public struct SavedPlan: Codable, Hashable, Sendable {
         public var object: String
         public var action: String
         public var reason: String
+        public var code: String
+        /// What differs, in the file's terms (`Change.description`).
+        public var changes: [String]
         /// Every command, rule and file write of the step (`Operation.lines`).
         public var operations: [String]
     }
@@ -101,10 +105,12 @@ public struct SavedPlan: Codable, Hashable, Sendable {
         self.stateDir = paths.stateDir
         self.runDir = paths.runDir
         self.live = live.digests(devices: Set(config.networks.map(\.device.name)))
-        self.summary = SavedSummary(add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy)
+        self.summary = SavedSummary(
+            add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy, shared: plan.summary.shared)
         self.steps = plan.steps.map { step in
             SavedStep(
                 network: step.network, object: step.subject.description, action: step.action.rawValue, reason: step.reason,
+                code: step.code.rawValue, changes: step.changes.map(\.description),
                 operations: step.operations.flatMap { $0.lines(paths: paths) })
         }
         self.warnings = plan.warnings

@@ -175,7 +175,7 @@ public enum Status {
             return FirewallStatus(.unchecked, reason: "no file declares this network")
         }
         if let step = steps.first(where: { $0.subject == .firewallChains }) {
-            return FirewallStatus(.drifted, reason: step.reason)
+            return FirewallStatus(.drifted, reason: step.details)
         }
         return FirewallStatus(.inPlace)
     }
@@ -187,7 +187,7 @@ public enum Status {
         }
         guard judged else { return FirewallStatus(.unchecked, reason: "no file to compare with") }
         if firewallSteps.isEmpty { return FirewallStatus(.inPlace) }
-        return FirewallStatus(.drifted, reason: firewallSteps.map(\.reason).joined(separator: "; "))
+        return FirewallStatus(.drifted, reason: firewallSteps.map(\.details).joined(separator: "; "))
     }
 
     static func dnsmasq(found: NetworkState?, wanted: NetworkState?, pidFile: Int32?) -> DnsmasqStatus? {
@@ -196,4 +196,9 @@ public enum Status {
         guard found != nil else { return nil }  // not applied: nothing to say about a process
         return DnsmasqStatus(pid: pidFile, running: false)
     }
+}
+
+extension Plan.Step {
+    /// What differs, in the file's terms; the reason when the step lists no change.
+    var details: String { changes.isEmpty ? reason : changes.map(\.description).joined(separator: "; ") }
 }

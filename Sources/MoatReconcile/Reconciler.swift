@@ -82,6 +82,7 @@ public struct Reconciler: Sendable {
         case .destroy(let declared):
             let leaving = declared ?? Set(live.networks.keys)
             var context = DiffContext(live, leaving: declared == nil ? "moat destroy --all" : "moat destroy")
+            context.code = .destroy
             context.restartDnsmasq = []  // what leaves is stopped, not restarted
             let plan = Diff.plan(desired: live.without(networks: leaving), live: live, context: context, paths: paths)
             return PreparedRun(goal: goal, before: live, plan: plan, leaving: leaving)

@@ -45,7 +45,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let plan = run.plan
             let s = plan.summary
             if json {
-                print(plan.json(applied: true))
+                print(plan.json(applied: true, paths: options.paths))
             } else {
                 print(plan.isEmpty ? "No changes. The host matches the file; nothing was touched." : "Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed.")
             }

@@ -34,7 +34,7 @@ struct DestroyCommand: AsyncParsableCommand {
             }
             guard case .done(let run) = outcome else { throw approval.declined("destroy") }
             if json {
-                print(run.plan.json(applied: true))
+                print(run.plan.json(applied: true, paths: options.paths))
             } else if run.plan.isEmpty {
                 print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")
             } else {

@@ -60,7 +60,7 @@ struct PlanCommand: AsyncParsableCommand {
             }
             printWarnings(of: plan)
             if json {
-                print(plan.json(), terminator: "")
+                print(plan.json(paths: paths), terminator: "")
             } else if destroy && plan.isEmpty {
                 print("Nothing to destroy: none of \(all ? "moat's networks" : "the file's networks") is on this host.")
             } else {

@@ -101,7 +101,7 @@ extension EndToEnd {
                 case "device": text = text.replacingOccurrences(of: "virbr12", with: "eth0")
                 case "step":
                     text = text.replacingOccurrences(
-                        of: "\"steps\" : [\n", with: "\"steps\" : [\n    {\n      \"action\" : \"delete\",\n      \"network\" : \"lab\",\n      \"object\" : \"bridge lan0\",\n      \"operations\" : [\n        \"ip link del dev lan0\"\n      ],\n      \"reason\" : \"edited\"\n    },\n")
+                        of: "\"steps\" : [\n", with: "\"steps\" : [\n    {\n      \"action\" : \"delete\",\n      \"changes\" : [\n\n      ],\n      \"code\" : \"changed\",\n      \"network\" : \"lab\",\n      \"object\" : \"bridge lan0\",\n      \"operations\" : [\n        \"ip link del dev lan0\"\n      ],\n      \"reason\" : \"edited\"\n    },\n")
                 default: text = text.replacingOccurrences(of: "\n", with: " ")
                 }
                 #expect(text != saved.planText)

@@ -13,7 +13,8 @@ import MoatTestSupport
 /// - `live/`: the host as `capture.sh` found it in a real namespace: the snapshot's three
 ///   command outputs, `ip_forward`, `disable_ipv6` (`<device> <0|1>` lines), `arp`
 ///   (`<device> <arp_ignore> <arp_announce>` lines), `pids` (networks
-///   whose dnsmasq was alive) and `state/` (moat's state dir);
+///   whose dnsmasq was alive), `state/` (moat's state dir) and, when the case leaves one,
+///   `journal.json` (the run dir's journal);
 /// - `mode` (optional): `destroy` plans `destroy --all` instead of `plan`;
 /// - `plan.txt` and `plan.json`: the expected plan, as `moat plan` and `moat plan --json` print it.
 ///
@@ -27,7 +28,7 @@ struct DiffCaseTests {
     func plan(_ name: String) async throws {
         let diffCase = try DiffCase(name: name)
         let plan = try await diffCase.plan()
-        let outputs = ["plan.txt": plan.humanText(color: false), "plan.json": plan.json()]
+        let outputs = ["plan.txt": plan.humanText(color: false), "plan.json": plan.json(paths: DiffCase.paths)]
         if Golden.recording {
             try diffCase.record(outputs)
             return
@@ -223,6 +224,7 @@ struct FixtureHost {
             contents["/proc/sys/net/ipv4/conf/\(words[0])/arp_ignore"] = "\(words[1])\n"
             contents["/proc/sys/net/ipv4/conf/\(words[0])/arp_announce"] = "\(words[2])\n"
         }
+        if let journal = try? read("journal.json") { contents[paths.journal] = journal }
         // Alive dnsmasqs get a pid file, and a /proc/PID/cmdline as moat starts them.
         let alive = try read("pids").split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         for (index, network) in alive.enumerated() {

@@ -47,7 +47,9 @@ struct DiffTests {
     @Test("an empty host gets every network, ip_forward, the shared chains and the jumps")
     func emptyHost() {
         let plan = Diff.plan(desired: desired, live: HostState(), paths: paths)
-        #expect(plan.summary == Plan.Summary(add: 2, change: 0, destroy: 0))
+        #expect(
+            plan.summary
+                == Plan.Summary(add: 2, change: 0, destroy: 0, shared: ["sysctl net.ipv4.ip_forward", "shared firewall chains", "jumps from built-in chains"]))
         let objects = plan.steps.map { "\($0.network ?? "*") \($0.subject) \($0.action.rawValue)" }
         #expect(
             objects == [
@@ -68,7 +70,9 @@ struct DiffTests {
         let step = try #require(plan.steps.first)
         #expect(plan.steps.count == 1)
         #expect(step.network == "lab" && step.subject == .firewallChains && step.action == .update)
-        #expect(step.reason.contains("rule missing: \(lost)"))
+        // A rule every network has, gone: drift, named with its chain.
+        #expect(step.code == .drifted)
+        #expect(step.changes == [Change(.removed, "rule missing: MOAT-FROM-lab: \(lost)", outside: true)])
         #expect(step.operations == [.writeChain(chain, desired.networks["lab"]?.chains[chain] ?? [])])
     }
 
@@ -107,9 +111,12 @@ struct DiffTests {
     func prune() {
         let smaller = DesiredState.render(labConfig(withDMZ: false), paths: paths)
         let plan = Diff.plan(desired: smaller, live: deployed(desired), paths: paths)
-        #expect(plan.summary == Plan.Summary(add: 0, change: 0, destroy: 1))
+        #expect(plan.summary == Plan.Summary(add: 0, change: 0, destroy: 1, shared: ["shared firewall chains"]))
         #expect(!plan.steps.contains { $0.network == "lab" })
-        #expect(plan.steps.contains { $0.network == nil && $0.reason.contains("MOAT-BLOCK: unexpected rule: -d 192.168.101.0/24") })
+        // dmz's rules leave the shared chains with it: the file's doing, not drift.
+        let shared = plan.steps.first { $0.subject == .sharedFirewallChains }
+        #expect(shared?.code == .changed && shared?.changes.contains(where: \.outside) == false)
+        #expect(shared?.operations.contains { if case .writeChain(ChainName.block, _) = $0 { true } else { false } } == true)
         #expect(plan.steps.contains { $0.network == "dmz" && "\($0.subject)" == "bridge virbr11" && $0.action == .delete })
         #expect(plan.steps.contains { $0.network == "dmz" && $0.operations.contains(.stopDnsmasq(network: "dmz", pid: 4003)) })
     }

@@ -158,7 +158,7 @@ struct SafetyRailsTests {
         let reconciler = Reconciler(system: FakeHost(), paths: paths, progress: { _ in })
         let plan = try reconciler.plan(config: config, live: lanHost).plan
         #expect(plan.warnings.count == 1)
-        #expect(plan.json().contains("\"warnings\" : ["))
-        #expect(!Plan().json().contains("warnings"))
+        #expect(plan.json(paths: paths).contains("\"warnings\" : ["))
+        #expect(!Plan().json(paths: paths).contains("warnings"))
     }
 }

@@ -67,7 +67,7 @@ struct SavedPlanTests {
             #expect(!edited.staleness(comparedWith: plan).isEmpty, "\(old) → \(new)")
         }
         var added = plan
-        added.steps.append(.init(network: "lab", object: "bridge eth0", action: "delete", reason: "x", operations: ["ip link del dev eth0"]))
+        added.steps.append(.init(network: "lab", object: "bridge eth0", action: "delete", reason: "x", code: "changed", changes: [], operations: ["ip link del dev eth0"]))
         #expect(added.staleness(comparedWith: plan).contains { $0.contains("bridge eth0") })
     }
 

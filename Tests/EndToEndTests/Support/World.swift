@@ -372,8 +372,11 @@ extension TestHost {
     }
 
     /// The plan's step lines (`+ lab  bridge virbr10: …`) as (network, text).
+    /// The step lines of a plan (`  + lab  bridge virbr10: create (...)`), not the changes
+    /// printed under them.
     static func steps(of plan: String) -> [(network: String, line: String)] {
         plan.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
             let words = line.split(separator: " ")
             guard words.count >= 2, ["+", "~", "-"].contains(words[0]) else { return nil }
             return (String(words[1]), String(line))

@@ -22,6 +22,7 @@
 #   pids              networks whose dnsmasq is alive (pid file -> /proc/PID/cmdline checked)
 #   state/            moat's state dir (dnsmasq configs, hosts files, interface records,
 #                     ip_forward.orig), without dnsmasq's lease files
+#   journal.json      the run dir's journal, when the case leaves one
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,7 +34,8 @@ state_dir=$base_dir/state
 run_dir=$base_dir/run
 
 all_cases=(empty converged lost-rule dnsmasq-dead address-flushed hosts-changed range-changed pruned
-    foreign-objects duplicate-jump interface interface-ipv6-off interface-converged interface-destroy ip-forward-restore policy-tightened policy-loosened)
+    foreign-objects duplicate-jump interface interface-ipv6-off interface-converged interface-destroy ip-forward-restore policy-tightened policy-loosened
+    forwards-changed allow-changed block-changed lease-changed drift-and-file interrupted)
 
 [[ $EUID -eq 0 ]] || { echo "capture.sh: run as root (it makes network namespaces)" >&2; exit 1; }
 [[ -x "$moat" ]] || { echo "capture.sh: build moat first ($moat not found)" >&2; exit 1; }
@@ -174,6 +176,7 @@ dump() {
     mkdir -p "$live/state"
     cp -a "$state_dir/." "$live/state/"
     find "$live/state" -name leases -delete
+    if [[ -f $run_dir/journal.json ]]; then cp "$run_dir/journal.json" "$live/journal.json"; fi
 }
 
 capture() {
@@ -197,7 +200,21 @@ capture() {
             apply "$config"
             in_ns ip addr flush dev virbr10
             ;;
-        hosts-changed | range-changed | pruned | policy-tightened | policy-loosened) apply "$base" ;;
+        hosts-changed | range-changed | pruned | policy-tightened | policy-loosened | allow-changed | block-changed | lease-changed) apply "$base" ;;
+        forwards-changed) apply "$dir/before.yaml" ;;
+        drift-and-file)
+            apply "$base"
+            in_ns iptables -D MOAT-IN-lab "$(rule_number MOAT-IN-lab 'ctstate INVALID')"
+            kill "$(tr -dc 0-9 < "$run_dir/dnsmasq-dmz.pid")"
+            sleep 0.5
+            ;;
+        interrupted)
+            apply "$base"
+            # As an apply killed while it restarted both dnsmasqs leaves it: a pid no process has.
+            printf '%s\n' '{' '  "command" : "apply",' '  "completed" : 1,' '  "dnsmasqNetworks" : [' '    "dmz",' '    "lab"' '  ],' \
+                '  "pid" : 4194304,' '  "started" : "2026-12-02T10:00:00Z",' '  "units" : [' '    "stop dnsmasq of dmz, lab",' \
+                '    "write dnsmasq files and start dnsmasq of dmz, lab"' '  ]' '}' > "$run_dir/journal.json"
+            ;;
         foreign-objects)
             foreign_objects
             apply "$config"
