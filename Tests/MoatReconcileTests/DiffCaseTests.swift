@@ -67,6 +67,8 @@ struct DiffCaseTests {
                 let words = command.batchLine.split(separator: " ").map(String.init)
                 let device = zip(words, words.dropFirst()).first { $0.0 == "dev" || $0.0 == "name" }?.1 ?? ""
                 #expect(devices.contains(device), "\(name): `\(command.batchLine)` touches \(device), not moat's")
+            case .deleteBridge(let device):
+                #expect(devices.contains(device), "\(name): deletes \(device), not moat's")
             case .disableIPv6(let device, _):
                 #expect(devices.contains(device), "\(name): IPv6 of \(device), not moat's")
             case .setARP(let device, _):
@@ -101,7 +103,8 @@ struct DiffCaseTests {
     func casesPresent() {
         let required: Set = [
             "empty", "converged", "lost-rule", "dnsmasq-dead", "address-flushed", "hosts-changed", "range-changed",
-            "pruned", "foreign-objects", "duplicate-jump", "interface", "ip-forward-restore",
+            "pruned", "foreign-objects", "duplicate-jump", "interface", "ip-forward-restore", "forwards-changed", "allow-changed",
+            "block-changed", "lease-changed", "drift-and-file", "interrupted",
         ]
         #expect(
             required.subtracting(DiffCase.names).isEmpty,

@@ -82,6 +82,26 @@ struct SavedPlanTests {
         #expect(changes.contains { $0.contains("would now be different or not needed") })
     }
 
+    @Test("a saved plan validates against schemas/moat-plan.schema.json")
+    func schema() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("moat-plan-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try saved(live: deployed(DesiredState.render(labConfig(withDMZ: false), paths: paths))).text.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", root.appendingPathComponent("Tests/MoatConfigTests/Fixtures/schema_check.py").path,
+            root.appendingPathComponent("schemas/moat-plan.schema.json").path, file.path,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && text.contains("\"valid\": true"), "\(text)")
+    }
+
     @Test("the live digest leaves out a foreign device without addresses, not one with an address")
     func digestScope() {
         var live = HostState()
