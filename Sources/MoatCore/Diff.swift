@@ -106,22 +106,14 @@ public enum Diff {
         } else {
             steps += interfaceSteps(wanted, live: live, host: host, context: context, paths: paths)
         }
-        let masq = ChainName.of(.masquerade, network: name)
-        var mode: [Change] = []
-        if let live, !live.chains.isEmpty, (wanted.chains[masq] == nil) != (live.chains[masq] == nil) {
-            mode = [Change(.changed, "mode", before: live.chains[masq] == nil ? "isolated" : "nat", after: wanted.chains[masq] == nil ? "isolated" : "nat")]
-        }
-        if let live, !live.chains.isEmpty {
-            let (want, have) = (Self.services(wanted.dnsmasq), Self.services(live.dnsmasq))
-            if want.dhcp != have.dhcp { mode.append(Change(want.dhcp ? .added : .removed, "DHCP")) }
-            if want.dns != have.dns { mode.append(Change(want.dns ? .added : .removed, "DNS")) }
-        }
-        let reshapes = live.map { Self.reshaped(wanted, $0) } ?? true
-        if let firewall = chainStep(
-            network: name, desired: wanted.chains, live: live?.chains ?? [:], device: wanted.device.name, liveDevice: live?.device.name,
-            explained: { _ in reshapes }, extra: mode)
-        {
-            steps.append(firewall)
+        if wanted.chains != live?.chains ?? [:] {
+            let reshapes = live.map { Self.reshaped(wanted, $0) } ?? true
+            if let firewall = chainStep(
+                network: name, desired: wanted.chains, live: live?.chains ?? [:], device: wanted.device.name, liveDevice: live?.device.name,
+                explained: { _ in reshapes }, extra: live.map { Self.shapeChanges(wanted, $0) } ?? [])
+            {
+                steps.append(firewall)
+            }
         }
         steps += dnsmasqSteps(network: name, desired: wanted.dnsmasq, live: live?.dnsmasq, forceRestart: context.restartDnsmasq.contains(name), paths: paths)
         return steps
@@ -305,6 +297,20 @@ public enum Diff {
             || (wanted.chains[masq] == nil) != (live.chains[masq] == nil) || services(wanted.dnsmasq) != services(live.dnsmasq)
     }
 
+    /// The network's mode, DHCP or DNS turned on or off, for its firewall step: the rules
+    /// that go with them change with them.
+    static func shapeChanges(_ wanted: NetworkState, _ live: NetworkState) -> [Change] {
+        guard !live.chains.isEmpty else { return [] }
+        var changes: [Change] = []
+        let masq = ChainName.of(.masquerade, network: wanted.name)
+        let (wantNat, haveNat) = (wanted.chains[masq] != nil, live.chains[masq] != nil)
+        if wantNat != haveNat { changes.append(Change(.changed, "mode", before: haveNat ? "nat" : "isolated", after: wantNat ? "nat" : "isolated")) }
+        let (want, have) = (services(wanted.dnsmasq), services(live.dnsmasq))
+        if want.dhcp != have.dhcp { changes.append(Change(want.dhcp ? .added : .removed, "DHCP")) }
+        if want.dns != have.dns { changes.append(Change(want.dns ? .added : .removed, "DNS")) }
+        return changes
+    }
+
     /// Whether a network's dnsmasq serves DHCP and DNS, from its config.
     static func services(_ dnsmasq: DnsmasqInstance?) -> (dhcp: Bool, dns: Bool) {
         guard let config = dnsmasq?.config else { return (false, false) }
@@ -318,8 +324,9 @@ public enum Diff {
         return tables.count > 1 ? "\(chain.table) \(chain.name)" : chain.name
     }
 
-    static func sharedFirewallSteps(desired: HostState, live: HostState) -> [Plan.Step] {
-        var steps: [Plan.Step] = []
+    /// The shared chains' step: rules of networks that come, go or change shape, and jumps
+    /// into chains that come or go, change by the file; any other difference is drift.
+    static func sharedChainStep(desired: HostState, live: HostState) -> Plan.Step? {
         let reshaped = Set(Set(desired.networks.keys).union(live.networks.keys).filter { name in
             guard let wanted = desired.networks[name], let found = live.networks[name] else { return true }
             return Self.reshaped(wanted, found)
@@ -337,9 +344,12 @@ public enum Diff {
             if case .network(let owner) = placed.rule.owner { return reshaped.contains(owner) }
             return false
         }
-        if let step = chainStep(network: nil, desired: desired.sharedChains, live: live.sharedChains, explained: explained) {
-            steps.append(step)
-        }
+        return chainStep(network: nil, desired: desired.sharedChains, live: live.sharedChains, explained: explained)
+    }
+
+    static func sharedFirewallSteps(desired: HostState, live: HostState) -> [Plan.Step] {
+        var steps: [Plan.Step] = []
+        if desired.sharedChains != live.sharedChains, let step = sharedChainStep(desired: desired, live: live) { steps.append(step) }
         var operations: [Operation] = []
         var reasons: [String] = []
         for builtin in Set(desired.jumps.keys).union(live.jumps.keys).sorted() {
@@ -376,6 +386,8 @@ public enum Diff {
                 .create, "missing", .missing, [.writeDnsmasqFiles(network: network, want), .startDnsmasq(network: network)],
                 PolicyDiff.created(dnsmasq: want))
         case (let want?, let found?):
+            guard found.pid == nil || found.config != want.config || forceRestart || found.dhcpHosts != want.dhcpHosts || found.hosts != want.hosts
+            else { return [] }
             let changes = PolicyDiff.changes(dnsmasq: want, found)
             guard let pid = found.pid else {
                 return step(

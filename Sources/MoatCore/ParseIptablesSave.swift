@@ -127,8 +127,8 @@ extension IptablesBackend {
                 var end = index + 2
                 while end < tokens.count, !Self.optionEnds.contains(tokens[end].value) { end += 1 }
                 let options = tokens[(index + 2)..<end].map(\.value)
-                let raw = tokens[index..<end].map(\.raw).joined(separator: " ")
-                rule.matches.append(typedMatch(value, options, proto: rule.proto) ?? .text(raw))
+                rule.matches.append(
+                    typedMatch(value, options, proto: rule.proto) ?? .text(tokens[index..<end].map(\.raw).joined(separator: " ")))
                 index = end
                 continue
             case "-j":
