@@ -178,25 +178,18 @@ enum PolicyDiff {
         for old in removed {
             guard case .forward(let before) = old else { continue }
             func forward(_ entry: Entry) -> PortForward? { if case .forward(let f) = entry { f } else { nil } }
-            if let new = added.first(where: { forward($0).map { $0.proto == before.proto && $0.port == before.port } ?? false }),
-                let after = forward(new)
-            {
-                changes.append(
-                    Change(
-                        .changed, "forward \(before.proto.rawValue) \(before.port)", before: "\(before.toAddress):\(before.toPort)",
-                        after: "\(after.toAddress):\(after.toPort)"))
-                added.removeAll { $0 == new }
-                removed.removeAll { $0 == old }
-            } else if let new = added.first(where: {
+            let samePort = added.first { forward($0).map { $0.proto == before.proto && $0.port == before.port } ?? false }
+            let sameGuest = added.first {
                 forward($0).map { $0.proto == before.proto && $0.toAddress == before.toAddress && $0.toPort == before.toPort } ?? false
-            }), let after = forward(new) {
-                changes.append(
-                    Change(
-                        .changed, "forward \(before.proto.rawValue) to \(before.toAddress):\(before.toPort)", before: "port \(before.port)",
-                        after: "port \(after.port)"))
-                added.removeAll { $0 == new }
-                removed.removeAll { $0 == old }
             }
+            guard let new = samePort ?? sameGuest, let after = forward(new) else { continue }
+            let proto = before.proto.rawValue
+            changes.append(
+                samePort != nil
+                    ? Change(.changed, "forward \(proto) \(before.port)", before: "\(before.toAddress):\(before.toPort)", after: "\(after.toAddress):\(after.toPort)")
+                    : Change(.changed, "forward \(proto) to \(before.toAddress):\(before.toPort)", before: "port \(before.port)", after: "port \(after.port)"))
+            added.removeAll { $0 == new }
+            removed.removeAll { $0 == old }
         }
         changes += removed.map { Change(.removed, $0.description) }
         changes += added.map { Change(.added, $0.description) }

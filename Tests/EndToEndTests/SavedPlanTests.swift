@@ -23,6 +23,7 @@ extension EndToEnd {
             let plan = try host.moat(["plan", changed, "--out", planFile])
             try #require(plan.status == 0, "\(plan)")
             let text = try String(contentsOfFile: planFile, encoding: .utf8)
+            try expectValidToSchema(planFile)
             return Saved(lab: lab, changed: changed, planFile: planFile, planText: text)
         }
 
@@ -42,7 +43,6 @@ extension EndToEnd {
                 #expect(shown.stdout.contains("ip link add name virbr12 type bridge forward_delay 0"), "\(shown)")
                 let json = try host.moat(["show", saved.planFile, "--json"])
                 #expect(json.stdout == saved.planText, "show --json gives back the document")
-                try Self.expectValidToSchema(saved.planFile)
 
                 let apply = try host.moat(["apply", saved.planFile])
                 #expect(apply.status == 0, "\(apply)")
