@@ -24,6 +24,8 @@ public struct Config: Hashable, Sendable {
 
     /// The default path of the file.
     public static let defaultPath = "/etc/moat/moat.yaml"
+    /// The default directory of more files (`*.yaml`), read with the default file as one configuration.
+    public static let defaultDirectory = "/etc/moat/moat.d"
 }
 
 /// One isolated network: a device with a host address, DHCP and DNS, NAT and a firewall.

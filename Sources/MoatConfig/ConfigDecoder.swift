@@ -13,6 +13,9 @@ struct ConfigDraft {
     var block: [Located<BlockEntry>]?
     var uplinks: [Located<String>] = []
     var networks: [NetworkDraft] = []
+    /// Where `block` and `uplinks` were given, so a second file giving them can point back.
+    var blockNode: YAMLNode?
+    var uplinksNode: YAMLNode?
 
     enum BlockEntry {
         case privateRanges
@@ -54,9 +57,7 @@ struct NetworkDraft {
 
 /// Reads the document into a draft, reporting every problem it meets.
 struct ConfigDecoder {
-    var reader: NodeReader
-
-    init(file: String) { reader = NodeReader(file: file) }
+    var reader = NodeReader()
 
     static let topKeys = ["version", "block", "uplinks", "networks"]
     static let networkKeys = [
@@ -84,8 +85,14 @@ struct ConfigDecoder {
         {
             reader.error(node, .root.key("version"), "unsupported version \(version); this moat reads version 1")
         }
-        if let node = fields["block"] { draft.block = decodeBlock(node, .root.key("block")) }
-        if let node = fields["uplinks"] { draft.uplinks = decodeUplinks(node, .root.key("uplinks")) }
+        if let node = fields["block"] {
+            draft.block = decodeBlock(node, .root.key("block"))
+            draft.blockNode = node
+        }
+        if let node = fields["uplinks"] {
+            draft.uplinks = decodeUplinks(node, .root.key("uplinks"))
+            draft.uplinksNode = node
+        }
         if let node = fields["networks"],
             let entries = reader.entries(node, .root.key("networks"), what: "a mapping of network names to networks")
         {

@@ -64,5 +64,5 @@ extension NetworkDraft {
 
 extension YAMLNode {
     /// Stands in where a default has no place in the file.
-    static let empty = YAMLNode(kind: .sequence([]), line: 0, column: 0, size: 0)
+    static let empty = YAMLNode(kind: .sequence([]), file: "", line: 0, column: 0, size: 0)
 }

@@ -1,24 +1,62 @@
-// Rules that compare one network with another; each error points at the later of the two.
+// Rules that compare one network with another, and one file of a configuration with
+// another; each error points at the later of the two and names the earlier.
 
 extension ConfigDecoder {
+    /// The drafts of a configuration's files as one: networks in file order. A network
+    /// declared in two files, or `block` or `uplinks` given in two, is an error at the later.
+    mutating func merge(_ drafts: [ConfigDraft]) -> ConfigDraft {
+        guard var merged = drafts.first else { return ConfigDraft() }
+        var declared = Dictionary(merged.networks.map { ($0.name, $0.nameNode) }, uniquingKeysWith: { first, _ in first })
+        for draft in drafts.dropFirst() {
+            if let node = draft.blockNode {
+                if let earlier = merged.blockNode {
+                    reader.error(node, .root.key("block"), "`block` is already given in \(place(earlier)); give it in one file only")
+                } else {
+                    merged.block = draft.block
+                    merged.blockNode = node
+                }
+            }
+            if let node = draft.uplinksNode {
+                if let earlier = merged.uplinksNode {
+                    reader.error(node, .root.key("uplinks"), "`uplinks` is already given in \(place(earlier)); give it in one file only")
+                } else {
+                    merged.uplinks = draft.uplinks
+                    merged.uplinksNode = node
+                }
+            }
+            for network in draft.networks {
+                if let earlier = declared[network.name] {
+                    reader.error(
+                        network.nameNode, network.path,
+                        "network \(quoted(network.name)) is already declared in \(place(earlier)); a network belongs to one file")
+                    continue
+                }
+                declared[network.name] = network.nameNode
+                merged.networks.append(network)
+            }
+        }
+        return merged
+    }
+
     mutating func checkAcrossNetworks(_ draft: ConfigDraft) {
-        var devices: [String: ConfigPath] = [:]
+        var devices: [String: Located<Network.Device>] = [:]
         var subnets: [Located<IPv4CIDR>] = []
-        var forwardedPorts: [String: ConfigPath] = [:]
+        var forwardedPorts: [String: (path: ConfigPath, node: YAMLNode)] = [:]
         for network in draft.networks {
             if let device = network.device {
                 let name = device.value.name
                 if let earlier = devices[name] {
-                    reader.error(device.node, device.path, "device \(quoted(name)) is already used by \(earlier)")
+                    reader.error(
+                        device.node, device.path, "device \(quoted(name)) is already used by \(at(earlier.path, earlier.node, from: device.node))")
                 } else {
-                    devices[name] = device.path
+                    devices[name] = device
                 }
             }
             if let address = network.address {
                 if let earlier = subnets.first(where: { $0.value.subnet.overlaps(address.value.subnet) }) {
                     reader.error(
                         address.node, address.path,
-                        "subnet \(address.value.subnet) overlaps \(earlier.value.subnet) of \(earlier.path)")
+                        "subnet \(address.value.subnet) overlaps \(earlier.value.subnet) of \(at(earlier.path, earlier.node, from: address.node))")
                 } else {
                     subnets.append(address)
                 }
@@ -26,20 +64,28 @@ extension ConfigDecoder {
             for forward in network.forwards {
                 let key = "\(forward.value.forward.proto.rawValue) \(forward.value.forward.port)"
                 let portPath = forward.path.key("port")
+                let node = forward.value.portNode
                 if let earlier = forwardedPorts[key] {
-                    reader.error(
-                        forward.value.portNode, portPath, "\(key) is already forwarded by \(earlier)")
+                    reader.error(node, portPath, "\(key) is already forwarded by \(at(earlier.path, earlier.node, from: node))")
                 } else {
-                    forwardedPorts[key] = portPath
+                    forwardedPorts[key] = (portPath, node)
                 }
             }
         }
         for uplink in draft.uplinks {
-            if let network = devices[uplink.value] {
+            if let device = devices[uplink.value] {
                 reader.error(
                     uplink.node, uplink.path,
-                    "\(quoted(uplink.value)) is the device of \(network); an uplink leads out of the host")
+                    "\(quoted(uplink.value)) is the device of \(at(device.path, device.node, from: uplink.node)); an uplink leads out of the host")
             }
         }
+    }
+
+    /// `FILE:LINE:COLUMN` of a node.
+    func place(_ node: YAMLNode) -> String { "\(node.file):\(node.line):\(node.column)" }
+
+    /// A path, with its file and line when that is another file than the one of `from`.
+    func at(_ path: ConfigPath, _ node: YAMLNode, from: YAMLNode) -> String {
+        node.file == from.file ? "\(path)" : "\(path) (\(place(node)))"
     }
 }

@@ -39,16 +39,19 @@ public struct MoatError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// Diagnostics of an invalid file, printed before the message.
     public var diagnostics: [Diagnostic]
+    /// The text of each file the diagnostics point into, by name, for their source lines.
+    public var sources: [String: String]
 
-    public init(_ kind: Kind, _ message: String, diagnostics: [Diagnostic] = []) {
+    public init(_ kind: Kind, _ message: String, diagnostics: [Diagnostic] = [], sources: [String: String] = [:]) {
         self.kind = kind
         self.message = message
         self.diagnostics = diagnostics
+        self.sources = sources
     }
 
     /// A failure: exit 1.
-    public init(_ message: String, diagnostics: [Diagnostic] = []) {
-        self.init(.failed, message, diagnostics: diagnostics)
+    public init(_ message: String, diagnostics: [Diagnostic] = [], sources: [String: String] = [:]) {
+        self.init(.failed, message, diagnostics: diagnostics, sources: sources)
     }
 
     public var exitCode: Int32 {

@@ -7,9 +7,22 @@ public enum DiagnosticPrinter {
     /// caret under the column (when `source` holds the text). File-level problems (line 0)
     /// get `FILE: error: message` alone.
     public static func render(_ diagnostics: [Diagnostic], source: String = "", color: Bool = false) -> String {
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        render(diagnostics, sourceOf: { _ in source }, color: color)
+    }
+
+    /// The same, for a configuration of several files: each source line comes from the
+    /// text of the diagnostic's own file (`sources` by file name).
+    public static func render(_ diagnostics: [Diagnostic], sources: [String: String], color: Bool = false) -> String {
+        render(diagnostics, sourceOf: { sources[$0] ?? "" }, color: color)
+    }
+
+    private static func render(_ diagnostics: [Diagnostic], sourceOf: (String) -> String, color: Bool) -> String {
+        var split: [String: [Substring]] = [:]
         var out = ""
         for diagnostic in diagnostics {
+            let source = sourceOf(diagnostic.file)
+            let lines = split[diagnostic.file] ?? source.split(separator: "\n", omittingEmptySubsequences: false)
+            split[diagnostic.file] = lines
             let style = Style(enabled: color)
             let location =
                 diagnostic.line > 0 ? "\(diagnostic.file):\(diagnostic.line):\(diagnostic.column):" : "\(diagnostic.file):"

@@ -140,25 +140,25 @@ struct Fields {
 }
 
 /// Collects diagnostics while reading nodes; every `read*` returns nil after reporting.
+/// A diagnostic at a node names the node's file; one at a bare position names `file`.
 struct NodeReader {
-    let file: String
     private(set) var diagnostics: [Diagnostic] = []
 
-    init(file: String) { self.file = file }
-
-    mutating func error(_ line: Int, _ column: Int, _ path: ConfigPath, _ message: String) {
+    mutating func error(file: String, _ line: Int, _ column: Int, _ path: ConfigPath, _ message: String) {
         diagnostics.append(
             Diagnostic(path: path.description, message: message, file: file, line: line, column: column))
     }
+    /// A diagnostic found before any node was read (a file that is not text).
+    mutating func add(_ diagnostic: Diagnostic) { diagnostics.append(diagnostic) }
     mutating func error(_ node: YAMLNode, _ path: ConfigPath, _ message: String) {
-        error(node.line, node.column, path, message)
+        error(file: node.file, node.line, node.column, path, message)
     }
 
     /// Legal but almost certainly wrong: reported, and the file stays valid.
     mutating func warning(_ node: YAMLNode, _ path: ConfigPath, _ message: String) {
         diagnostics.append(
             Diagnostic(
-                severity: .warning, path: path.description, message: message, file: file, line: node.line,
+                severity: .warning, path: path.description, message: message, file: node.file, line: node.line,
                 column: node.column))
     }
 

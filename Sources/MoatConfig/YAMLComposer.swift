@@ -29,6 +29,9 @@ struct YAMLNode: Sendable {
     }
 
     var kind: Kind
+    /// The file the node was read from: diagnostics about it name this file, whichever of
+    /// a configuration's files the rule that found the problem compared it with.
+    var file: String
     var line: Int
     var column: Int
     /// Nodes in this subtree, aliases counted as what they expand to.
@@ -50,7 +53,7 @@ enum YAMLComposer {
     static let tooDeep = "nesting deeper than \(maxDepth) levels; a moat file needs about 6"
 
     /// The document's root, nil for an empty stream.
-    static func compose(_ text: String) -> Result<YAMLNode?, YAMLSyntaxError> {
+    static func compose(_ text: String, file: String) -> Result<YAMLNode?, YAMLSyntaxError> {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { bytes = [0x0a] }  // libyaml wants a non-null buffer
         return bytes.withUnsafeBufferPointer { buffer in
@@ -61,7 +64,7 @@ enum YAMLComposer {
             defer { yaml_parser_delete(&parser) }
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var builder = Builder()
+            var builder = Builder(file: file)
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
@@ -149,6 +152,9 @@ private struct Builder {
         var pendingKey: YAMLNode?
     }
 
+    let file: String
+    init(file: String) { self.file = file }
+
     private(set) var root: YAMLNode?
     private var stack: [Frame] = []
     private var anchors: [String: YAMLNode] = [:]
@@ -182,7 +188,7 @@ private struct Builder {
                 text: text,
                 isPlain: data.style == YAML_PLAIN_SCALAR_STYLE && tag == nil,
                 forcedString: tag == "tag:yaml.org,2002:str")
-            let node = YAMLNode(kind: .scalar(scalar), line: line, column: column, size: 1)
+            let node = YAMLNode(kind: .scalar(scalar), file: file, line: line, column: column, size: 1)
             if let anchor = data.anchor.map({ String(cString: $0) }) { anchors[anchor] = node }
             return attach(node)
         case YAML_ALIAS_EVENT:
@@ -205,7 +211,7 @@ private struct Builder {
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return .next }
             let kind: YAMLNode.Kind = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
-            let node = YAMLNode(kind: kind, line: frame.line, column: frame.column, size: frame.size)
+            let node = YAMLNode(kind: kind, file: file, line: frame.line, column: frame.column, size: frame.size)
             if let anchor = frame.anchor { anchors[anchor] = node }
             return attach(node, counted: true)
         default:

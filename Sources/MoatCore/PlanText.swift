@@ -84,10 +84,11 @@ extension SavedPlan {
     /// What `moat show` prints: where and from what the plan was made, then its steps with
     /// every command, rule and file line, as `plan --verbose` printed them.
     public func humanText(color: Bool) -> String {
+        let from = files.map { "\($0.path) (sha256 \($0.sha256))" }.joined(separator: "\n            ")
         var out = """
             Saved plan (format \(formatVersion), moat \(moatVersion)), for `moat apply PLANFILE`:
               made on   \(host)
-              from      \(file.path) (sha256 \(file.sha256))
+              from      \(from)
               for       --state-dir \(stateDir) --run-dir \(runDir)
 
 

@@ -5,15 +5,16 @@ import MoatConfig
 /// a reviewer approved, with what it was computed from, so that `apply` runs exactly it or
 /// nothing (SPEC §4).
 ///
-/// It holds the file it was made from (path, text, digest), the host it was made on, a digest
+/// It holds the files it was made from (the paths given, and each file's path, text and
+/// digest), the host it was made on, a digest
 /// of each of moat's networks and of what they share as the host showed them, and the steps
 /// with every command, rule and file line. `apply PLANFILE` validates it as untrusted input,
-/// reads the host again and plans the embedded file again; it applies the new plan only when
+/// reads the host again and plans the embedded files again; it applies the new plan only when
 /// all of that is unchanged, so a plan file can never make moat run anything that planning
-/// its file would not.
+/// its files would not.
 public struct SavedPlan: Codable, Hashable, Sendable {
     /// The format of this document; a reader refuses any other.
-    public static let currentFormat = 1
+    public static let currentFormat = 2
     public static let kindName = "moat-plan"
     /// Plan files are a few hundred KiB at 250 networks; anything far bigger is not one.
     public static let maxSize = 64 << 20
@@ -24,7 +25,12 @@ public struct SavedPlan: Codable, Hashable, Sendable {
     /// What the plan is for: `apply` (the file's networks) only, for now.
     public var command: String
     public var host: HostIdentity
-    public var file: SavedFile
+    /// The files and directories given to `plan`, made absolute; empty for the default
+    /// configuration. They are looked into again at apply, so a file added to a directory
+    /// since makes the plan stale.
+    public var arguments: [String]
+    /// Each file of the configuration, in the order read.
+    public var files: [SavedFile]
     public var stateDir: String
     public var runDir: String
     /// A digest of each of moat's networks on the host (`HostState.digests`), and of what
@@ -36,7 +42,7 @@ public struct SavedPlan: Codable, Hashable, Sendable {
     public var warnings: [String]
 
     enum CodingKeys: String, CodingKey {
-        case kind, command, host, file, live, summary, steps, warnings
+        case kind, command, host, arguments, files, live, summary, steps, warnings
         case formatVersion = "format_version"
         case moatVersion = "moat_version"
         case stateDir = "state_dir"
@@ -59,7 +65,7 @@ public struct SavedPlan: Codable, Hashable, Sendable {
         public var description: String { "\(hostname) (machine-id \(machineID))" }
     }
 
-    /// The file the plan was made from, as it was then.
+    /// A file the plan was made from, as it was then.
     public struct SavedFile: Codable, Hashable, Sendable {
         /// As given to `plan`, made absolute.
         public var path: String
@@ -93,15 +99,16 @@ public struct SavedPlan: Codable, Hashable, Sendable {
 
     /// The plan of `plan`, as it will be saved.
     public init(
-        plan: Plan, command: String = "apply", file: SavedFile, host: HostIdentity, live: HostState, config: Config, paths: Paths,
-        moatVersion: String
+        plan: Plan, command: String = "apply", arguments: [String], files: [SavedFile], host: HostIdentity, live: HostState,
+        config: Config, paths: Paths, moatVersion: String
     ) {
         self.kind = Self.kindName
         self.formatVersion = Self.currentFormat
         self.moatVersion = moatVersion
         self.command = command
         self.host = host
-        self.file = file
+        self.arguments = arguments
+        self.files = files
         self.stateDir = paths.stateDir
         self.runDir = paths.runDir
         self.live = live.digests(devices: Set(config.networks.map(\.device.name)))
@@ -145,14 +152,20 @@ public struct SavedPlan: Codable, Hashable, Sendable {
                 "\(path) is a plan of format \(plan.formatVersion); this moat reads format \(Self.currentFormat): make the plan again with this moat")
         }
         guard plan.command == "apply" else { throw MoatError("\(path): a plan for `\(plan.command)` cannot be applied") }
+        guard !plan.files.isEmpty, (plan.arguments + plan.files.map(\.path)).allSatisfy({ $0.hasPrefix("/") }) else {
+            throw MoatError("\(path) is not a moat plan: it names no file, or a file by a relative path")
+        }
         guard plan.text == text else {
             throw MoatError("\(path) was changed after moat saved it; a saved plan is applied exactly as it was reviewed, or not at all: make it again")
         }
         self = plan
     }
 
+    /// The saved files, as the config loader reads them.
+    public var sources: [ConfigSource] { files.map { ConfigSource(file: $0.path, text: $0.text) } }
+
     /// What differs between this plan and `now`, the plan made again on this host from the
-    /// same file: each difference a line, empty when the plan still holds.
+    /// same files: each difference a line, empty when the plan still holds.
     public func staleness(comparedWith now: SavedPlan) -> [String] {
         var changes: [String] = []
         if host != now.host { changes.append("it was made on \(host), this host is \(now.host)") }

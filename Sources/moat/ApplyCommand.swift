@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoatConfig
 import MoatCore
+import MoatHost
 import MoatReconcile
 
 struct ApplyCommand: AsyncParsableCommand {
@@ -12,10 +13,10 @@ struct ApplyCommand: AsyncParsableCommand {
             before changing anything; any other answer changes nothing and exits 1. \
             --auto-approve, or no terminal (systemd, scripts, CI), acts without asking.
 
-            FILE may be a plan saved by `moat plan --out PLANFILE`: then exactly its steps run, \
-            without a question (it was reviewed), or nothing (exit 1, "the saved plan is stale") \
-            when the host, the file it was made from or the steps planning that file gives have \
-            changed since.
+            FILE may be a plan saved by `moat plan --out PLANFILE` (given alone): then exactly its \
+            steps run, without a question (it was reviewed), or nothing (exit 1, "the saved plan \
+            is stale") when the host, the files it was made from or the steps planning them \
+            gives have changed since.
             """)
 
     @OptionGroup var options: HostOptions
@@ -32,9 +33,10 @@ struct ApplyCommand: AsyncParsableCommand {
         try await reportingErrors(json: json) {
             let reconciler = options.reconciler()
             let saved = try savedPlan()
-            let config = try saved.map { try HostOptions.load(ConfigLoader.check(text: $0.file.text, file: $0.file.path)).config }
+            let config =
+                try saved.map { try HostOptions.load(ConfigLoader.check($0.sources, name: $0.files.map(\.path).joined(separator: ", "))) }
                 ?? options.loadConfig()
-            let outcome = try await reconciler.run(.apply(config), holder: "apply \(options.file)", lockTimeout: lockTimeout) { run in
+            let outcome = try await reconciler.run(.apply(config), holder: "apply \(options.named)", lockTimeout: lockTimeout) { run in
                 printWarnings(of: run.plan)
                 guard let saved else { return approval.showAndConfirm(run.plan, json: json, question: "Do you want to apply this plan?") }
                 try Self.check(saved, against: run, config: config, options: options, system: reconciler.system)
@@ -52,32 +54,42 @@ struct ApplyCommand: AsyncParsableCommand {
         }
     }
 
-    /// The saved plan FILE is, told from a config by its content; nil for a config.
+    /// The saved plan FILE is, told from a config by its content; nil for a configuration.
     func savedPlan() throws -> SavedPlan? {
-        guard let handle = FileHandle(forReadingAtPath: options.file) else { return nil }  // the loader says why
+        guard let file = options.files.first, let handle = FileHandle(forReadingAtPath: file) else { return nil }  // the loader says why
         let head = (try? handle.read(upToCount: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         try? handle.close()
-        return SavedPlan.looksLikePlan(head) ? try SavedPlan.read(options.file) : nil
+        guard SavedPlan.looksLikePlan(head) else { return nil }
+        guard options.files.count == 1 else {
+            throw MoatError(.usage, "\(file) is a saved plan; it is applied alone, without other files")
+        }
+        return try SavedPlan.read(file)
     }
 
     /// Refuses a saved plan that no longer fits: made elsewhere, its file changed, or the host
     /// or the steps different now. Runs under the lock, before anything is touched.
     static func check(_ saved: SavedPlan, against run: Reconciler.PreparedRun, config: Config, options: HostOptions, system: any HostSystem) throws {
         var changes: [String] = []
-        let current = try system.read(saved.file.path)
-        if current == nil {
-            changes.append("the file it was made from, \(saved.file.path), is gone")
-        } else if current != saved.file.text {
-            changes.append("the file it was made from, \(saved.file.path), changed since")
+        let files = ConfigFiles.find(saved.arguments).files
+        for file in files where !saved.files.contains(where: { $0.path == file }) {
+            changes.append("\(file) is a new file of the configuration")
+        }
+        for file in saved.files {
+            let current = try system.read(file.path)
+            if current == nil || !files.contains(file.path) {
+                changes.append("the file it was made from, \(file.path), is gone")
+            } else if current != file.text {
+                changes.append("the file it was made from, \(file.path), changed since")
+            }
         }
         let now = SavedPlan(
-            plan: run.plan, file: saved.file, host: try .read(system), live: run.before, config: config, paths: options.paths,
-            moatVersion: Moat.version)
+            plan: run.plan, arguments: saved.arguments, files: saved.files, host: try .read(system), live: run.before,
+            config: config, paths: options.paths, moatVersion: Moat.version)
         changes += saved.staleness(comparedWith: now)
         guard changes.isEmpty else {
             throw MoatError(
                 "the saved plan is stale; nothing was touched:\n" + changes.map { "  - \($0)" }.joined(separator: "\n")
-                    + "\nmake a new plan (`moat plan \(saved.file.path) --out PLANFILE`), review it, and apply that")
+                    + "\nmake a new plan (`\((["moat", "plan"] + saved.arguments + ["--out", "PLANFILE"]).joined(separator: " "))`), review it, and apply that")
         }
     }
 }

@@ -28,7 +28,7 @@ struct DestroyCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors(json: json) {
             let declared = all ? nil : Set(try options.loadConfig().networks.map(\.name))
-            let holder = "destroy \(all ? "--all" : options.file)"
+            let holder = "destroy \(all ? "--all" : options.named)"
             let outcome = try await options.reconciler().run(.destroy(declared), holder: holder, lockTimeout: lockTimeout) { run in
                 approval.showAndConfirm(run.plan, json: json, question: "Do you want to destroy these networks?")
             }

@@ -5,10 +5,14 @@ import MoatCore
 import MoatHost
 import MoatReconcile
 
-/// The file and the folders every host command takes.
+/// The configuration and the folders every host command takes.
 struct HostOptions: ParsableArguments {
-    @Argument(help: "The moat file.", completion: .file(extensions: ["yaml", "yml"]))
-    var file: String = Config.defaultPath
+    @Argument(
+        help: ArgumentHelp(
+            "Moat files, or directories of *.yaml files, read as one configuration (default: /etc/moat/moat.yaml and /etc/moat/moat.d/*.yaml).",
+            valueName: "file"),
+        completion: .file(extensions: ["yaml", "yml"]))
+    var files: [String] = []
 
     @Option(name: .customLong("state-dir"), help: "dnsmasq configs, hosts and lease files (default /var/lib/moat, env MOAT_STATE_DIR).")
     var stateDir: String?
@@ -23,28 +27,31 @@ struct HostOptions: ParsableArguments {
             runDir: runDir ?? environment["MOAT_RUN_DIR"] ?? Paths.defaultRunDir)
     }
 
-    /// The file, valid, or an error carrying every diagnostic. Warnings go to stderr.
+    /// The configuration, valid, or an error carrying every diagnostic. Warnings go to stderr.
     func loadConfig() throws -> Config {
-        try loadConfigAndText().config
+        try loadChecked().config
     }
 
-    /// The file, valid, with the text it was read from.
-    func loadConfigAndText() throws -> (config: Config, text: String) {
-        try Self.load(ConfigLoader.check(path: file))
+    /// The configuration, valid, with the check that read it (its files and their text).
+    func loadChecked() throws -> (config: Config, check: ConfigCheck) {
+        let check = ConfigLoader.check(paths: files)
+        return (try Self.load(check), check)
     }
 
-    /// A checked file, valid, or an error carrying every diagnostic. Warnings go to stderr.
-    static func load(_ check: ConfigCheck) throws -> (config: Config, text: String) {
+    /// A checked configuration, valid, or an error carrying every diagnostic. Warnings go to stderr.
+    static func load(_ check: ConfigCheck) throws -> Config {
         if !check.warnings.isEmpty {
-            Terminal.standardError.write(
-                DiagnosticPrinter.render(check.warnings, source: check.source, color: Terminal.standardError.color))
+            Terminal.standardError.write(check.printed(check.warnings, color: Terminal.standardError.color))
         }
-        return (try check.get(), check.source)
+        return try check.get()
     }
 
-    /// The file given, made absolute: what a saved plan records.
-    var absoluteFile: String {
-        URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+    /// What the configuration is called in the lock holder's line: the files as given.
+    var named: String { files.isEmpty ? "(default configuration)" : files.joined(separator: " ") }
+
+    /// `path` made absolute: what a saved plan records.
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
     }
 
     func reconciler() -> Reconciler {
@@ -124,9 +131,9 @@ func reportingErrors(json: Bool = false, _ body: () async throws -> Void) async 
     } catch let error as CommandFailure {
         failure = MoatError("\(error)")
     }
-    if let file = failure.diagnostics.first?.file {
-        let source = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-        Terminal.standardError.write(DiagnosticPrinter.render(failure.diagnostics, source: source, color: Terminal.standardError.color))
+    if !failure.diagnostics.isEmpty {
+        Terminal.standardError.write(
+            DiagnosticPrinter.render(failure.diagnostics, sources: failure.sources, color: Terminal.standardError.color))
     }
     if !failure.message.isEmpty { Terminal.standardError.write("moat: error: \(failure.message)") }
     if json {

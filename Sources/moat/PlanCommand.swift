@@ -48,14 +48,15 @@ struct PlanCommand: AsyncParsableCommand {
                 plan = try reconciler.prepare(.destroy(declared), live: try await reconciler.snapshot()).plan
             } else {
                 try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
-                let (config, text) = try options.loadConfigAndText()
+                let (config, check) = try options.loadChecked()
                 let live = try await reconciler.snapshot()
                 let planned = try reconciler.plan(config: config, live: live).plan
                 plan = planned
                 save = {
                     SavedPlan(
-                        plan: planned, file: .init(path: options.absoluteFile, text: text), host: try .read(reconciler.system), live: live,
-                        config: config, paths: paths, moatVersion: Moat.version)
+                        plan: planned, arguments: options.files.map(HostOptions.absolute),
+                        files: check.sources.map { .init(path: HostOptions.absolute($0.file), text: $0.text) },
+                        host: try .read(reconciler.system), live: live, config: config, paths: paths, moatVersion: Moat.version)
                 }
             }
             printWarnings(of: plan)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoatConfig
 import MoatCore
+import MoatHost
 import MoatReconcile
 
 /// `moat status [FILE] [--json] [--leases]`: every moat network on the host, read live; with
@@ -30,16 +31,16 @@ struct StatusCommand: AsyncParsableCommand {
         try await reportingErrors(json: json) {
             let reconciler = options.reconciler()
             try Dependencies.check(["ip", "iptables-save"], system: reconciler.system)
-            // The default file is optional here: status is for any host moat has touched.
-            let fileGiven = options.file != Config.defaultPath || FileManager.default.fileExists(atPath: options.file)
-            let config = fileGiven ? try options.loadConfig() : nil
+            // The default configuration is optional here: status is for any host moat has touched.
+            let loaded = !options.files.isEmpty || ConfigFiles.defaultIsPresent ? try options.loadChecked() : nil
+            let config = loaded?.config
             let paths = options.paths
             let live = try await reconciler.snapshot()
             let names = Set(live.networks.keys).union(config?.networks.map(\.name) ?? [])
             let found = try Status.readFiles(networks: names.sorted(), paths: paths, system: reconciler.system)
             let now = Int(reconciler.system.now().timeIntervalSince1970)
             let report = Status.report(
-                live: live, config: config, file: fileGiven ? options.file : nil, paths: paths, leases: found.leases,
+                live: live, config: config, file: loaded?.check.file, paths: paths, leases: found.leases,
                 pidFiles: found.pidFiles, now: now)
             if json {
                 print(report.json(leases: leases), terminator: "")

@@ -3,17 +3,20 @@ import Foundation
 import MoatConfig
 import MoatHost
 
-/// `moat validate [FILE] [--json | --format human|json|github]`: the file's syntax and every rule, offline. No root,
-/// nothing on the host read but FILE.
+/// `moat validate [FILE...] [--json | --format human|json|github]`: the configuration's syntax and
+/// every rule, offline. No root, nothing on the host read but the files.
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check the file offline: syntax, format and every rule, without root or live state.",
         discussion: """
-            Exit 0 when the file is valid (warnings included), 1 when it is not. Errors \
+            FILE may be a directory: its *.yaml files, in lexical order, and any other FILEs \
+            are one configuration (a network is declared in one file only). Without FILE: \
+            /etc/moat/moat.yaml and /etc/moat/moat.d/*.yaml. \
+            Exit 0 when the configuration is valid (warnings included), 1 when it is not. Errors \
             and warnings go to stderr as FILE:LINE:COL: error|warning: PATH: message, \
             with the source line and a caret. \
-            With --json, a report goes to stdout: {"diagnostics": [...], "file": ..., \
+            With --json, a report goes to stdout: {"diagnostics": [...], "file": ..., "files": [...], \
             "networks": [...], "valid": true|false}. \
             With --format github, one GitHub Actions annotation per diagnostic goes to \
             stdout (::error file=F,line=L,col=C::message, ::warning for a warning), then \
@@ -21,8 +24,10 @@ struct ValidateCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The moat file.")
-    var file: String = Config.defaultPath
+    @Argument(
+        help: ArgumentHelp("Moat files, or directories of *.yaml files, read as one configuration.", valueName: "file"),
+        completion: .file(extensions: ["yaml", "yml"]))
+    var files: [String] = []
 
     /// How the diagnostics are printed.
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -40,7 +45,7 @@ struct ValidateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let check = ConfigLoader.check(path: file)
+        let check = ConfigLoader.check(paths: files)
         let format = json ? .json : (self.format ?? .human)
         if format == .github {
             print(DiagnosticPrinter.github(check.diagnostics) + check.summary)
@@ -48,12 +53,11 @@ struct ValidateCommand: AsyncParsableCommand {
             print(check.jsonReport)
         } else if check.isValid {
             if !check.warnings.isEmpty {
-                Terminal.standardError.write(
-                    DiagnosticPrinter.render(check.warnings, source: check.source, color: Terminal.standardError.color))
+                Terminal.standardError.write(check.printed(check.warnings, color: Terminal.standardError.color))
             }
             print(check.summary)
         } else {
-            let text = DiagnosticPrinter.render(check.diagnostics, source: check.source, color: Terminal.standardError.color)
+            let text = check.printed(check.diagnostics, color: Terminal.standardError.color)
             Terminal.standardError.write(text + check.summary)
         }
         do {

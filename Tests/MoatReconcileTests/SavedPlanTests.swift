@@ -13,7 +13,7 @@ struct SavedPlanTests {
         let config = labConfig()
         let plan = Diff.plan(desired: DesiredState.render(config, paths: paths), live: live, paths: paths)
         return SavedPlan(
-            plan: plan, file: .init(path: "/etc/moat/moat.yaml", text: "version: 1\n"), host: host, live: live, config: config,
+            plan: plan, arguments: [], files: [.init(path: "/etc/moat/moat.yaml", text: "version: 1\n")], host: host, live: live, config: config,
             paths: paths, moatVersion: "0.1.0")
     }
 
@@ -32,7 +32,7 @@ struct SavedPlanTests {
         let plan = saved()
         let back = try SavedPlan(parsing: plan.text, from: "p.json")
         #expect(back == plan)
-        #expect(plan.text.contains("\"format_version\" : 1"))
+        #expect(plan.text.contains("\"format_version\" : 2"))
         let lines = plan.steps.flatMap(\.operations)
         #expect(lines.contains("ip link add name virbr10 type bridge forward_delay 0"))
         #expect(lines.contains { $0.hasPrefix("iptables -t filter -A MOAT-IN-lab ") })
@@ -45,7 +45,7 @@ struct SavedPlanTests {
     @Test(
         "a plan file of another kind or format, with unknown fields, or not as moat wrote it, is refused",
         arguments: [
-            ("\"format_version\" : 1", "\"format_version\" : 2"), ("\"kind\" : \"moat-plan\"", "\"kind\" : \"moat-other\""),
+            ("\"format_version\" : 2", "\"format_version\" : 1"), ("\"kind\" : \"moat-plan\"", "\"kind\" : \"moat-other\""),
             ("\"steps\" : [", "\"extra\" : 1,\n  \"steps\" : ["), ("\"steps\" : [", "\"steps\":["), ("\"command\" : \"apply\"", "\"command\" : \"destroy\""),
         ])
     func refused(_ edit: (String, String)) throws {
