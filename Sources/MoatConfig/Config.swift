@@ -48,11 +48,14 @@ public struct Network: Hashable, Sendable {
     /// `shared-with-host: true`: the `interface:` may carry the host's default route or
     /// addresses the file does not declare (a safety rail refuses it otherwise).
     public var sharedWithHost: Bool
+    /// `optional: true`: a missing device is not an error; the network waits for it while
+    /// the others apply.
+    public var optional: Bool
 
     public init(
         name: String, device: Device, address: IPv4CIDR, mode: Mode = .nat, dhcp: DHCP?,
         dns: Bool = true, privateDomains: [String] = [], allow: [AllowRule] = [], forwards: [PortForward] = [],
-        sharedWithHost: Bool = false
+        sharedWithHost: Bool = false, optional: Bool = false
     ) {
         self.name = name
         self.device = device
@@ -64,6 +67,7 @@ public struct Network: Hashable, Sendable {
         self.allow = allow
         self.forwards = forwards
         self.sharedWithHost = sharedWithHost
+        self.optional = optional
     }
 
     public var subnet: IPv4CIDR { address.subnet }
@@ -72,18 +76,32 @@ public struct Network: Hashable, Sendable {
         case nat, isolated
     }
 
-    public enum Device: Hashable, Sendable {
+    public enum Device: Hashable, Sendable, CustomStringConvertible {
         /// A bridge moat creates, marks and deletes.
         case bridge(String)
         /// An existing device: moat sets its address and puts it back, never creates or deletes it.
         case interface(String)
+        /// An existing device found by its MAC (lower-case) on the host it is applied on
+        /// (`interface: {mac: ...}`). `Placement` turns it into `.interface(name)` before
+        /// anything is planned; nothing past the file sees this case.
+        case interfaceWithMAC(String)
 
+        /// The device's name; for a device found by MAC, the MAC until it is placed.
         public var name: String {
             switch self {
-            case .bridge(let name), .interface(let name): name
+            case .bridge(let name), .interface(let name), .interfaceWithMAC(let name): name
             }
         }
         public var isBridge: Bool { if case .bridge = self { true } else { false } }
+
+        /// As the file says it: `bridge virbr10`, `interface enp6s0`, `interface with MAC 00:e0:4c:68:00:01`.
+        public var description: String {
+            switch self {
+            case .bridge(let name): "bridge \(name)"
+            case .interface(let name): "interface \(name)"
+            case .interfaceWithMAC(let mac): "interface with MAC \(mac)"
+            }
+        }
     }
 }
 

@@ -35,6 +35,7 @@ struct NetworkDraft {
     /// Lower-case, in file order (`dns: {private-domains: [...]}`).
     var privateDomains: [String] = []
     var sharedWithHost: Bool?
+    var optional: Bool?
     /// Each rule with its `to` value, where a warning about it points.
     var allow: [Located<AllowRule>] = []
     var forwards: [Located<PortForwardDraft>] = []
@@ -61,9 +62,10 @@ struct ConfigDecoder {
 
     static let topKeys = ["version", "block", "uplinks", "networks"]
     static let networkKeys = [
-        "bridge", "interface", "shared-with-host", "address", "mode", "dhcp", "dns", "allow", "forwards",
+        "bridge", "interface", "optional", "shared-with-host", "address", "mode", "dhcp", "dns", "allow", "forwards",
     ]
     static let dnsKeys = ["private-domains"]
+    static let interfaceKeys = ["mac"]
     static let dhcpKeys = ["range", "lease-time", "hosts"]
     static let hostKeys = ["mac", "ip", "name"]
     static let allowKeys = ["to", "proto", "ports"]
@@ -170,8 +172,15 @@ struct ConfigDecoder {
                 network.device = Located(value: .bridge(name), node: bridge, path: path.key("bridge"))
             }
         case (nil, let interface?):
-            if let name = deviceName(interface, path.key("interface")) {
-                network.device = Located(value: .interface(name), node: interface, path: path.key("interface"))
+            if let device = decodeInterface(interface, path.key("interface")) {
+                network.device = Located(value: device, node: interface, path: path.key("interface"))
+            }
+        }
+        if let node = fields["optional"], let optional = reader.bool(node, path.key("optional")) {
+            if case .bridge = network.device?.value, optional {
+                reader.error(node, path.key("optional"), "`optional` is for `interface:` networks; a bridge moat creates is never missing")
+            } else {
+                network.optional = optional
             }
         }
 
@@ -592,6 +601,19 @@ struct ConfigDecoder {
             return nil
         }
         return PortRange(low, high)
+    }
+
+    /// `interface: NAME`, or `interface: {mac: "00:e0:4c:68:00:01"}`: the device found by its MAC.
+    private mutating func decodeInterface(_ node: YAMLNode, _ path: ConfigPath) -> Network.Device? {
+        guard case .mapping = node.kind else { return deviceName(node, path).map(Network.Device.interface) }
+        guard let fields = reader.fields(node, path, known: Self.interfaceKeys, required: ["mac"]),
+            let macNode = fields["mac"], let text = reader.string(macNode, path.key("mac"), what: "a MAC address")
+        else { return nil }
+        guard TextShape.isMAC(text) else {
+            reader.error(macNode, path.key("mac"), "\(quoted(text)) is not a MAC address like 00:e0:4c:68:00:01")
+            return nil
+        }
+        return .interfaceWithMAC(text.lowercased())
     }
 
     private mutating func deviceName(_ node: YAMLNode, _ path: ConfigPath) -> String? {

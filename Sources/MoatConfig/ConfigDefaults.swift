@@ -42,7 +42,7 @@ extension NetworkDraft {
         return Network(
             name: name, device: device, address: address, mode: mode ?? .nat, dhcp: dhcp, dns: dns ?? true,
             privateDomains: privateDomains, allow: allow.map(\.value), forwards: forwards.map(\.value.forward),
-            sharedWithHost: sharedWithHost ?? false)
+            sharedWithHost: sharedWithHost ?? false, optional: optional ?? false)
     }
 
     /// Every usable address of the subnet but the host's. The host usually sits at the

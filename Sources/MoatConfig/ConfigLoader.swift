@@ -194,6 +194,8 @@ extension ConfigCheck {
                 "name": network.name,
                 "device": network.device.name,
                 "kind": network.device.isBridge ? "bridge" : "interface",
+                "found_by": { if case .interfaceWithMAC = network.device { "mac" } else { "name" } }(),
+                "optional": network.optional,
                 "address": network.address.description,
                 "mode": network.mode.rawValue,
             ]

@@ -26,6 +26,8 @@ public enum Conflicts {
                 } else if live.foreignLinks[device] == nil && !claimed {
                     problems.append("network \(name): interface \(device) does not exist (moat configures an existing interface, it never creates one)")
                 }
+            case .interfaceWithMAC:
+                break  // `Placement` named it before, or refused it
             }
             let own: String = network.device.name
             for link in live.foreignLinks.values.sorted(by: { $0.name < $1.name }) where link.name != own && !interfaceDevices.contains(link.name) {

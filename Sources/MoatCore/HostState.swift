@@ -27,12 +27,16 @@ public struct HostState: Hashable, Sendable {
     /// The host's resolvers from /etc/resolv.conf, as nat networks' dnsmasq forwards to them
     /// (live only; `DnsmasqConfig.upstream(resolvConf:)`).
     public var resolvers: [String]
+    /// Every physical device (`Link.isPhysical`), moat's `interface:` devices among them,
+    /// by name, with its MAC (live only): where `interface: {mac: ...}` looks.
+    public var physicalDevices: [String: String]
 
     public init(
         ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [FirewallRule]] = [:],
         jumps: [ChainID: [FirewallRule]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = [],
-        records: MoatRecords = MoatRecords(), resolvers: [String] = []
+        records: MoatRecords = MoatRecords(), resolvers: [String] = [], physicalDevices: [String: String] = [:]
     ) {
+        self.physicalDevices = physicalDevices
         self.records = records
         self.resolvers = resolvers
         self.ipForward = ipForward
@@ -167,11 +171,16 @@ public struct Link: Hashable, Sendable {
     public var addresses: [IPv4CIDR]
     public var ipv6Disabled: Bool
     public var arp: ARPSettings
+    /// Lower-case; the permanent address where the kernel reports one, else the current one.
+    public var mac: String?
+    public var loopback: Bool
 
     public init(
         name: String, kind: String? = nil, alias: String? = nil, up: Bool = false, addresses: [IPv4CIDR] = [], ipv6Disabled: Bool = false,
-        arp: ARPSettings = .kernelDefault
+        arp: ARPSettings = .kernelDefault, mac: String? = nil, loopback: Bool = false
     ) {
+        self.mac = mac
+        self.loopback = loopback
         self.name = name
         self.kind = kind
         self.alias = alias
@@ -179,6 +188,13 @@ public struct Link: Hashable, Sendable {
         self.addresses = addresses
         self.ipv6Disabled = ipv6Disabled
         self.arp = arp
+    }
+
+    /// A device `interface: {mac: ...}` may find: hardware (the kernel names no kind) or a
+    /// veth, its stand-in in a namespace or container. Bridges, bonds, VLANs, macvlans and
+    /// the like carry another device's MAC, and a device moat marked is moat's own.
+    public var isPhysical: Bool {
+        !loopback && (kind == nil || kind == "veth") && moatNetwork == nil
     }
 
     /// The network whose mark this device carries, if any.

@@ -4,8 +4,8 @@ import MoatConfig
 // Parsers of `ip -j` output (iproute2 6.1 was used to capture the fixtures). Pure: text in,
 // values out, so the snapshot's reading of the host is tested on real captured output.
 
-/// The links of `ip -j -d addr show`: name, kind (`linkinfo.info_kind`), ifalias, the UP flag and
-/// the IPv4 addresses. One command gives all of it, so the snapshot needs no `ip link` as well.
+/// The links of `ip -j -d addr show`: name, kind (`linkinfo.info_kind`), ifalias, the UP flag,
+/// the MAC (the permanent one where the kernel reports it) and the IPv4 addresses. One command gives all of it, so the snapshot needs no `ip link` as well.
 /// `ipv6Disabled` is left false: `ip` does not show it (the snapshot reads it from /proc).
 public func parseIPAddr(json: String) throws -> [Link] {
     let entries = try decodeIPJSON([IPAddrEntry].self, json, command: "ip -j -d addr show")
@@ -18,7 +18,8 @@ public func parseIPAddr(json: String) throws -> [Link] {
         }
         return Link(
             name: entry.ifname, kind: entry.linkinfo?.info_kind, alias: entry.ifalias,
-            up: entry.flags?.contains("UP") ?? false, addresses: addresses)
+            up: entry.flags?.contains("UP") ?? false, addresses: addresses,
+            mac: (entry.permaddr ?? entry.address).map { $0.lowercased() }, loopback: entry.link_type == "loopback")
     }
 }
 
@@ -53,6 +54,10 @@ private struct IPAddrEntry: Decodable {
     var ifname: String
     var flags: [String]?
     var ifalias: String?
+    /// The current MAC; `permaddr` is the device's own when the current one differs.
+    var address: String?
+    var permaddr: String?
+    var link_type: String?
     var linkinfo: LinkInfo?
     var addr_info: [AddrInfo]?
 

@@ -9,11 +9,14 @@ public struct Plan: Hashable, Sendable {
     /// What is legal but has no effect (an `allow` to one of the host's own addresses): for
     /// stderr and the JSON, never a step and no change of exit code.
     public var warnings: [String]
+    /// `optional` networks whose device is not on the host: not a change, a note.
+    public var waiting: [Placement.Waiting]
 
-    public init(steps: [Step] = [], summary: Summary = .init(), warnings: [String] = []) {
+    public init(steps: [Step] = [], summary: Summary = .init(), warnings: [String] = [], waiting: [Placement.Waiting] = []) {
         self.steps = steps
         self.summary = summary
         self.warnings = warnings
+        self.waiting = waiting
     }
 
     public var isEmpty: Bool { steps.isEmpty }
@@ -65,6 +68,8 @@ public struct Plan: Hashable, Sendable {
             case interrupted
             /// Given back as it was before moat.
             case restore
+            /// An `optional` network's device is gone: what is left of the network is removed.
+            case waiting
             /// The rules now admit less: connections they would not admit are cut.
             case tightened
         }

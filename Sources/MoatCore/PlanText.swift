@@ -6,13 +6,14 @@ extension Plan {
     /// with `operations` (the paths they act on), under each step every command, rule and
     /// file it writes (`plan --verbose`).
     public func humanText(color: Bool, operations paths: Paths? = nil) -> String {
-        guard !isEmpty else { return "No changes. The host matches the file.\n" }
+        let notes = waiting.map { "Waiting: \($0)\n" }.joined()
+        guard !isEmpty else { return notes + "No changes. The host matches the file.\n" }
         let lines = steps.map { step in
             Plan.Line(
                 network: step.network, action: step.action, change: step.change, changes: step.changes.map(\.description),
                 operations: paths.map { paths in step.operations.flatMap { $0.lines(paths: paths) } } ?? [])
         }
-        return Self.text(of: lines, summary: summary, color: color)
+        return Self.text(of: lines, summary: summary, color: color) + (notes.isEmpty ? "" : "\n" + notes)
     }
 
     /// One step as printed.
@@ -71,6 +72,7 @@ extension Plan {
         if applied { object["applied"] = true }
         // Present only when there are warnings, so a clean plan's JSON is unchanged.
         if !warnings.isEmpty { object["warnings"] = warnings }
+        if !waiting.isEmpty { object["waiting"] = waiting.map { ["network": $0.network, "device": $0.device] } }
         return JSONText.document(object)
     }
 }

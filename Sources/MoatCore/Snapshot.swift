@@ -190,7 +190,10 @@ public struct Snapshot {
         return HostState(
             ipForward: facts.ipForward, networks: networks, sharedChains: sharedChains, jumps: facts.firewall.jumps,
             foreignLinks: foreignLinks, routes: facts.routes, records: records,
-            resolvers: DnsmasqConfig.upstream(resolvConf: facts.resolvConf))
+            resolvers: DnsmasqConfig.upstream(resolvConf: facts.resolvConf),
+            physicalDevices: Dictionary(
+                facts.links.compactMap { link in link.isPhysical ? link.mac.map { (link.name, $0) } : nil },
+                uniquingKeysWith: { first, _ in first }))
     }
 
     /// The pid a pid file names; nil unless it is a positive number.

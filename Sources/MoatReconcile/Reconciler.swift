@@ -32,9 +32,16 @@ public struct Reconciler: Sendable {
     /// A planned run: the host it was planned against, the plan, and what the host should be
     /// once it ran.
     public struct PreparedRun: Sendable {
+        /// For apply, the file placed on the host (`Placement`): every device named, waiting
+        /// networks left out.
         public var goal: Goal
         public var before: HostState
         public var plan: Plan
+        /// The placed config an apply makes the host match; nil for a destroy.
+        public var config: Config? {
+            if case .apply(let config) = goal { config } else { nil }
+        }
+
         /// The networks the run removes when it destroys (fixed when planned, so the
         /// verification judges the same set).
         var leaving: Set<String>
@@ -59,9 +66,12 @@ public struct Reconciler: Sendable {
     /// The plan that makes `live` match `config`, or the conflicts and refusals of the safety
     /// rails that stand in the way. The plan carries the rails' warnings. After an
     /// interrupted run it restarts the dnsmasqs that run touched, as `apply` will.
-    public func plan(config: Config, live: HostState) throws -> (desired: HostState, plan: Plan) {
+    public func plan(config file: Config, live: HostState) throws -> (desired: HostState, plan: Plan, config: Config) {
+        let placement = Placement.place(file, on: live)
+        let config = placement.config
         let context = DiffContext(live)
-        var problems = Conflicts.find(config: config, live: live)
+        var problems = placement.problems
+        problems += Conflicts.find(config: config, live: live)
         problems += SafetyRails.sharedInterfaces(config: config, live: live, records: context.interfaceRecords)
         problems += try takenPorts(config: config, live: live)
         guard problems.isEmpty else {
@@ -71,14 +81,21 @@ public struct Reconciler: Sendable {
         var plan = Diff.plan(desired: desired, live: live, context: context, paths: paths)
         plan.steps += ConnectionCut.steps(config: config, desired: desired, live: live)
         plan.warnings = SafetyRails.warnings(config: config, live: live)
-        return (desired, plan)
+        plan.waiting = placement.waiting
+        let gone = Set(placement.waiting.map(\.network))
+        for index in plan.steps.indices where plan.steps[index].code == .notInFile && gone.contains(plan.steps[index].network ?? "") {
+            plan.steps[index].reason = "its device is gone; the network waits for it"
+            plan.steps[index].code = .waiting
+        }
+        return (desired, plan, config)
     }
 
     /// The run `goal` needs on `live`.
     public func prepare(_ goal: Goal, live: HostState) throws -> PreparedRun {
         switch goal {
-        case .apply(let config):
-            return PreparedRun(goal: goal, before: live, plan: try plan(config: config, live: live).plan, leaving: [])
+        case .apply(let file):
+            let planned = try plan(config: file, live: live)
+            return PreparedRun(goal: .apply(planned.config), before: live, plan: planned.plan, leaving: [])
         case .destroy(let declared):
             let leaving = declared ?? Set(live.networks.keys)
             var context = DiffContext(live, leaving: declared == nil ? "moat destroy --all" : "moat destroy")

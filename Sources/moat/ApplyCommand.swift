@@ -39,7 +39,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let outcome = try await reconciler.run(.apply(config), holder: "apply \(options.named)", lockTimeout: lockTimeout) { run in
                 printWarnings(of: run.plan)
                 guard let saved else { return approval.showAndConfirm(run.plan, json: json, question: "Do you want to apply this plan?") }
-                try Self.check(saved, against: run, config: config, options: options, system: reconciler.system)
+                try Self.check(saved, against: run, config: run.config ?? config, options: options, system: reconciler.system)
                 if !json && !run.plan.isEmpty { print(run.plan.humanText(color: Terminal.standardOutput.color)) }
                 return true
             }

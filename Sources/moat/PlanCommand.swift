@@ -50,13 +50,13 @@ struct PlanCommand: AsyncParsableCommand {
                 try Dependencies.check(["ip", "iptables-save", "iptables-restore", "dnsmasq"], system: reconciler.system)
                 let (config, check) = try options.loadChecked()
                 let live = try await reconciler.snapshot()
-                let planned = try reconciler.plan(config: config, live: live).plan
-                plan = planned
+                let planned = try reconciler.plan(config: config, live: live)
+                plan = planned.plan
                 save = {
                     SavedPlan(
-                        plan: planned, arguments: options.files.map(HostOptions.absolute),
+                        plan: planned.plan, arguments: options.files.map(HostOptions.absolute),
                         files: check.sources.map { .init(path: HostOptions.absolute($0.file), text: $0.text) },
-                        host: try .read(reconciler.system), live: live, config: config, paths: paths, moatVersion: Moat.version)
+                        host: try .read(reconciler.system), live: live, config: planned.config, paths: paths, moatVersion: Moat.version)
                 }
             }
             printWarnings(of: plan)

@@ -18,7 +18,8 @@ struct RenderCommand: AsyncParsableCommand {
             What depends on the host comes from flags: --state-dir and --run-dir (the paths \
             in the dnsmasq configs) and --resolver (where nat networks forward DNS; apply \
             takes them from /etc/resolv.conf). An interface network's device is rendered as \
-            found bare: down, no address.
+            found bare: down, no address; one found by its MAC (`interface: {mac: ...}`) has \
+            a name only on the host, and is left out with a note on stderr.
             """
     )
 
@@ -42,7 +43,15 @@ struct RenderCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try host.loadConfig()
+            var config = try host.loadConfig()
+            // A device found by its MAC has a name only on the host it is applied on.
+            for network in config.networks {
+                if case .interfaceWithMAC(let mac) = network.device {
+                    Terminal.standardError.write(
+                        "moat: note: network \(network.name) finds its device by MAC \(mac) when it is applied; it is not rendered")
+                }
+            }
+            config.networks.removeAll { if case .interfaceWithMAC = $0.device { true } else { false } }
             let render = Render(config, paths: host.paths, upstream: resolvers)
             guard let out else {
                 FileHandle.standardOutput.write(Data(render.text.utf8))
