@@ -14,6 +14,20 @@ struct LoaderTests {
         #expect(text.hasPrefix("# yaml-language-server: $schema=../schemas/moat.schema.json\n"))
     }
 
+    @Test("the lab-fleet example directory is one valid configuration of two files")
+    func labFleet() throws {
+        let folder = Fixtures.repository.appendingPathComponent("examples/lab-fleet")
+        let check = ConfigLoader.check(paths: [folder.path])
+        #expect(check.diagnostics == [])
+        let config = try check.get()
+        #expect(config.networks.map(\.name) == ["vms", "board"])
+        #expect(config.networks[1].device == .interfaceWithMAC("00:e0:4c:68:00:01"))
+        #expect(config.networks[1].optional)
+        for file in check.sources.map(\.text) {
+            #expect(file.hasPrefix("# yaml-language-server: $schema=../../schemas/moat.schema.json\n"))
+        }
+    }
+
     @Test("the VM lab example reads as its comments say")
     func vmLab() throws {
         let config = try ConfigLoader.load(path: Fixtures.repository.appendingPathComponent("examples/vm-lab.yaml").path)
