@@ -49,6 +49,8 @@ struct ApplyCommand: AsyncParsableCommand {
             if json {
                 print(plan.json(applied: true, paths: options.paths))
             } else {
+                // A plan with changes printed what waits with itself; an empty one was not printed.
+                if plan.isEmpty { for waiting in plan.waiting { print("Waiting: \(waiting)") } }
                 print(plan.isEmpty ? "No changes. The host matches the file; nothing was touched." : "Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed.")
             }
         }
