@@ -8,21 +8,13 @@ extension ConfigDecoder {
         guard var merged = drafts.first else { return ConfigDraft() }
         var declared = Dictionary(merged.networks.map { ($0.name, $0.nameNode) }, uniquingKeysWith: { first, _ in first })
         for draft in drafts.dropFirst() {
-            if let node = draft.blockNode {
-                if let earlier = merged.blockNode {
-                    reader.error(node, .root.key("block"), "`block` is already given in \(place(earlier)); give it in one file only")
-                } else {
-                    merged.block = draft.block
-                    merged.blockNode = node
-                }
+            if givenOnce("block", draft.blockNode, earlier: merged.blockNode) {
+                merged.block = draft.block
+                merged.blockNode = draft.blockNode
             }
-            if let node = draft.uplinksNode {
-                if let earlier = merged.uplinksNode {
-                    reader.error(node, .root.key("uplinks"), "`uplinks` is already given in \(place(earlier)); give it in one file only")
-                } else {
-                    merged.uplinks = draft.uplinks
-                    merged.uplinksNode = node
-                }
+            if givenOnce("uplinks", draft.uplinksNode, earlier: merged.uplinksNode) {
+                merged.uplinks = draft.uplinks
+                merged.uplinksNode = draft.uplinksNode
             }
             for network in draft.networks {
                 if let earlier = declared[network.name] {
@@ -36,6 +28,15 @@ extension ConfigDecoder {
             }
         }
         return merged
+    }
+
+    /// Whether a later file's top-level `key` (at `node`) is to be taken: it is given, and no
+    /// earlier file gave it (which is an error at the later).
+    private mutating func givenOnce(_ key: String, _ node: YAMLNode?, earlier: YAMLNode?) -> Bool {
+        guard let node else { return false }
+        guard let earlier else { return true }
+        reader.error(node, .root.key(key), "`\(key)` is already given in \(place(earlier)); give it in one file only")
+        return false
     }
 
     mutating func checkAcrossNetworks(_ draft: ConfigDraft) {
