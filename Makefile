@@ -1,6 +1,9 @@
 # moat: build, test, install. `make test` installs what it needs on a fresh Debian machine.
 PREFIX ?= /usr/local
 DESTDIR ?=
+# udev reads /etc/udev/rules.d and /usr/lib/udev/rules.d, never a /usr/local one.
+UDEVDIR ?= /etc/udev/rules.d
+UNITS := moat.service moat-repair.service moat-repair.timer moat-metrics.service
 SWIFT ?= swift
 APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy
 
@@ -35,7 +38,7 @@ bench: deps
 	$(SWIFT) build -c release --product moat
 	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
 
-## install: release binary, shell completions, the JSON Schema and the systemd unit under $(DESTDIR)$(PREFIX).
+## install: release binary, shell completions, the JSON Schema and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
 install:
 	$(SWIFT) build -c release
 	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/moat" "$(DESTDIR)$(PREFIX)/bin/moat"
@@ -45,8 +48,11 @@ install:
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_moat"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/moat.fish"
 	install -D -m 644 schemas/moat.schema.json "$(DESTDIR)$(PREFIX)/share/moat/moat.schema.json"
-	sed "s#/usr/local/bin/moat#$(PREFIX)/bin/moat#g" contrib/moat.service > "$(DESTDIR)$(PREFIX)/lib/systemd/system/moat.service"
-	chmod 644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/moat.service"
+	for unit in $(UNITS); do \
+		sed "s#/usr/local/bin/moat#$(PREFIX)/bin/moat#g" "contrib/$$unit" > "$(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit" && \
+		chmod 644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit" || exit 1; \
+	done
+	install -D -m 644 contrib/90-moat.rules "$(DESTDIR)$(UDEVDIR)/90-moat.rules"
 
 clean:
 	rm -rf .build
