@@ -13,13 +13,22 @@ public struct StatusReport: Hashable, Sendable {
     public var ipForward: Bool
     /// Set when a journal is in the run dir: an apply or destroy is running, or was interrupted.
     public var journal: String?
+    /// Whether that run was interrupted (killed) rather than still running.
+    public var interrupted: Bool
+    /// Networks of the file that cannot be placed on this host (`Placement.problems`).
+    public var problems: [String]
 
-    public init(file: String?, networks: [NetworkStatus], sharedFirewall: FirewallStatus, ipForward: Bool, journal: String? = nil) {
+    public init(
+        file: String?, networks: [NetworkStatus], sharedFirewall: FirewallStatus, ipForward: Bool, journal: String? = nil,
+        interrupted: Bool = false, problems: [String] = []
+    ) {
         self.file = file
         self.networks = networks
         self.sharedFirewall = sharedFirewall
         self.ipForward = ipForward
         self.journal = journal
+        self.interrupted = interrupted
+        self.problems = problems
     }
 }
 
@@ -45,11 +54,19 @@ public struct NetworkStatus: Hashable, Sendable {
     public var leases: [Lease]
     /// What `apply FILE` would do to this network; empty without a file.
     public var pending: [Plan.Step]
+    /// An `optional` network whose device is not on the host: the device as the file gives it.
+    public var waiting: String?
+    /// How many addresses its DHCP hands out (the range and the static hosts outside it);
+    /// nil without a file or without DHCP.
+    public var poolSize: Int?
 
     public init(
         name: String, declared: Bool?, applied: Bool, device: String?, kind: String?, exists: Bool, up: Bool,
-        addresses: [IPv4CIDR], firewall: FirewallStatus, dnsmasq: DnsmasqStatus?, leases: [Lease], pending: [Plan.Step]
+        addresses: [IPv4CIDR], firewall: FirewallStatus, dnsmasq: DnsmasqStatus?, leases: [Lease], pending: [Plan.Step],
+        waiting: String? = nil, poolSize: Int? = nil
     ) {
+        self.waiting = waiting
+        self.poolSize = poolSize
         self.name = name
         self.declared = declared
         self.applied = applied
@@ -107,13 +124,17 @@ public enum Status {
     /// The report of `live`, judged against `config` when one is given.
     ///
     /// - Parameters:
+    ///   - config: the file placed on this host (`Placement.config`).
+    ///   - waiting: the file's optional networks whose device is not here.
+    ///   - problems: the file's networks that cannot be placed.
     ///   - leases: each network's lease file, parsed; missing networks have none.
     ///   - pidFiles: the pid each network's pid file names, running or not.
     ///   - now: seconds since 1970, to leave expired leases out.
     public static func report(
         live: HostState, config: Config?, file: String?, paths: Paths, leases: [String: [Lease]], pidFiles: [String: Int32],
-        now: Int
+        now: Int, waiting: [Placement.Waiting] = [], problems: [String] = []
     ) -> StatusReport {
+        let waitingFor = Dictionary(waiting.map { ($0.network, $0.device) }, uniquingKeysWith: { first, _ in first })
         // Judged as `plan` judges: the resolvers, records and interrupted run the snapshot found.
         let context = DiffContext(live)
         let declaredNames = Set(config?.networks.map(\.name) ?? [])
@@ -133,11 +154,11 @@ public enum Status {
         }
 
         var networks: [NetworkStatus] = []
-        for name in declaredNames.union(live.networks.keys).sorted() {
+        for name in declaredNames.union(live.networks.keys).union(waitingFor.keys).sorted() {
             let found = live.networks[name]
             let wanted = desired.networks[name]
             let steps = plan.steps.filter { $0.network == name }
-            let declared: Bool? = config == nil ? nil : declaredNames.contains(name)
+            let declared: Bool? = config == nil ? nil : declaredNames.contains(name) || waitingFor[name] != nil
             let device = found?.device ?? wanted?.device
             let deviceName = device.flatMap { $0.name.isEmpty ? nil : $0.name }
             networks.append(
@@ -149,13 +170,20 @@ public enum Status {
                     firewall: firewall(found: found, declared: declared ?? false, steps: steps),
                     dnsmasq: dnsmasq(found: found, wanted: wanted, pidFile: pidFiles[name]),
                     leases: (leases[name] ?? []).filter { $0.isActive(at: now) }.sorted { $0.ip < $1.ip },
-                    pending: found == nil ? [] : steps))
+                    pending: found == nil ? [] : steps, waiting: waitingFor[name],
+                    poolSize: config?.networks.first { $0.name == name }.flatMap(\.dhcp).map(poolSize)))
         }
 
         return StatusReport(
             file: config == nil ? nil : file, networks: networks,
             sharedFirewall: sharedFirewall(live: live, judged: config != nil, steps: plan.steps.filter { $0.network == nil }),
-            ipForward: live.ipForward, journal: journalNote(live.records))
+            ipForward: live.ipForward, journal: journalNote(live.records), interrupted: live.records.journalInterrupted,
+            problems: problems)
+    }
+
+    /// The addresses a DHCP hands out: its range, and the static hosts outside it.
+    static func poolSize(_ dhcp: DHCP) -> Int {
+        (dhcp.range?.count ?? 0) + dhcp.hosts.filter { host in dhcp.range.map { !$0.contains(host.ip) } ?? true }.count
     }
 
     /// What a journal left in the run dir means: a run in progress, or one that was interrupted.

@@ -20,6 +20,10 @@ extension StatusReport {
 
         var notes: [String] = []
         for n in networks {
+            if let device = n.waiting {
+                notes.append("\(n.name): waiting for its device (\(device) is not on this host); it applies when the device appears")
+                continue
+            }
             if !n.applied {
                 notes.append("\(n.name): declared in the file, not on this host: `moat apply` creates it")
                 continue
@@ -71,6 +75,8 @@ extension StatusReport {
                 "dnsmasq": n.dnsmasq.map { d -> [String: Any] in ["pid": d.pid.map { Int($0) } ?? NSNull(), "running": d.running] } ?? NSNull(),
                 "leaseCount": n.leases.count,
                 "pending": n.pending.map(\.change),
+                "waiting": n.waiting ?? NSNull(),
+                "poolSize": n.poolSize ?? NSNull(),
             ]
             if includeLeases {
                 object["leases"] = n.leases.map { lease -> [String: Any] in
@@ -95,6 +101,7 @@ extension StatusReport {
 
     /// One network's line of the table.
     static func row(_ n: NetworkStatus) -> [String] {
+        if let device = n.waiting { return [n.name, device, "-", "waiting for device", "-", "-", "-"] }
         guard n.applied else { return [n.name, n.device ?? "-", "-", "not applied", "-", "-", "-"] }
         let device = n.device.map { "\($0) (\(n.kind ?? "?"))" } ?? "-"
         let addresses = n.addresses.isEmpty ? "-" : n.addresses.map(\.description).joined(separator: ",")
