@@ -93,9 +93,10 @@ public enum ConfigFiles {
     /// `/etc/moat/moat.yaml` and `/etc/moat/moat.d`.
     public static let defaultPaths = [Config.defaultPath, Config.defaultDirectory]
 
-    /// Whether any of the default configuration is there (status reads the host alone without it).
+    /// Whether any of the default configuration is there: the file, or a `*.yaml` file in
+    /// the directory (status reads the host alone without it).
     public static var defaultIsPresent: Bool {
-        defaultPaths.contains { FileManager.default.fileExists(atPath: $0) }
+        FileManager.default.fileExists(atPath: Config.defaultPath) || !yamlFiles(in: Config.defaultDirectory).isEmpty
     }
 
     /// The directory's `*.yaml` files (not hidden ones, not directories), in lexical order of their bytes.
