@@ -33,6 +33,9 @@ public struct MoatError: Error, Sendable, CustomStringConvertible {
         case locked
         /// Bad command-line usage: exit 64.
         case usage
+        /// `status --check` could not judge the host (invalid file, unreadable host): exit 3,
+        /// a Nagios plugin's UNKNOWN.
+        case unknown
     }
 
     public var kind: Kind
@@ -57,7 +60,7 @@ public struct MoatError: Error, Sendable, CustomStringConvertible {
     public var exitCode: Int32 {
         switch kind {
         case .failed: 1
-        case .rollbackFailed: 3
+        case .rollbackFailed, .unknown: 3
         case .locked: 75
         case .usage: 64
         }

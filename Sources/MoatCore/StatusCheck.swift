@@ -126,9 +126,18 @@ extension StatusReport {
                 [("", sharedFirewall.state == .inPlace ? 1 : 0)])
         }
         gauge("moat_ip_forward", "net.ipv4.ip_forward on the host.", [("", ipForward ? 1 : 0)])
-        gauge("moat_check_status", "What `moat status --check` would exit with: 0 OK, 2 CRITICAL.", [("", Int(check.state.rawValue))])
+        out += Self.checkGauge(check.state)
         return out
     }
+
+    static func checkGauge(_ state: StatusCheck.State) -> String {
+        "# HELP moat_check_status What `moat status --check` would exit with: 0 OK, 2 CRITICAL, 3 UNKNOWN.\n"
+            + "# TYPE moat_check_status gauge\nmoat_check_status \(state.rawValue)\n"
+    }
+
+    /// The metrics when the host could not be judged (an invalid file, an unreadable host):
+    /// the check's UNKNOWN alone, so a collector's file never keeps a stale OK.
+    public static var unknownMetrics: String { checkGauge(.unknown) }
 
     /// A label value as the text format wants it: backslash, double quote and newline escaped.
     static func escape(_ value: String) -> String {

@@ -92,6 +92,9 @@ public struct LocalSystem: HostSystem {
             fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         }
         guard fd >= 0 else { throw MoatError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        // Readable by others whatever the umask: dnsmasq drops to its own user, and
+        // node_exporter reads the metrics file.
+        fchmod(fd, 0o644)
         let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {

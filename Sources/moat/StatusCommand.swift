@@ -54,23 +54,24 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let format = json ? .json : (self.format ?? .text)
-        guard check else {
-            try await reportingErrors(json: format == .json) { try await emit(try await report(), format: format) }
+        let result: StatusReport
+        do {
+            result = try await report()
+        } catch {
+            // Metrics say the host could not be judged, so a stale OK never lingers in a
+            // collector's file; under --check every error is UNKNOWN (exit 3).
+            if format == .prometheus { try? write(StatusReport.unknownMetrics) }
+            guard check else { return try await reportingErrors(json: format == .json) { throw error } }
+            let unknown = StatusCheck.unknown((error as? MoatError)?.message ?? "\(error)")
+            if format == .text { try write(unknown.text) }
+            try await reportingErrors(json: format == .json) { throw MoatError(.unknown, (error as? MoatError)?.message ?? "\(error)") }
             return
         }
-        // Under --check every error is UNKNOWN (exit 3), said in the plugin's one line.
-        var result: StatusCheck
-        do {
-            let report = try await report()
-            result = report.check
-            if format != .text { try await emit(report, format: format) }
-        } catch let error as MoatError {
-            result = .unknown(error.message)
-        } catch {
-            result = .unknown("\(error)")
+        try await reportingErrors(json: format == .json) { try await emit(result, format: format) }
+        if check {
+            if format == .text { try write(result.check.text) }
+            if result.check.state != .ok { throw ExitCode(result.check.state.rawValue) }
         }
-        if format == .text { try write(result.text) }
-        if result.state != .ok { throw ExitCode(result.state.rawValue) }
     }
 
     /// The host read, judged against the configuration when there is one.
@@ -94,6 +95,8 @@ struct StatusCommand: AsyncParsableCommand {
         switch format {
         case .json: try write(report.json(leases: leases))
         case .prometheus: try write(report.prometheus)
+        case .text where check:
+            break  // the check's own lines, printed by `run`
         case .text:
             try write(
                 report.humanText(

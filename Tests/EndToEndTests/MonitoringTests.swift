@@ -58,6 +58,14 @@ extension EndToEnd {
                 let unknown = try host.moat(["status", invalid, "--check"])
                 #expect(unknown.status == 3, "\(unknown)")
                 #expect(unknown.stdout.hasPrefix("MOAT UNKNOWN - "), "\(unknown)")
+                #expect(unknown.stderr.contains("moat: error: "), "\(unknown)")
+                let unknownJSON = try host.moat(["status", invalid, "--check", "--json"])
+                #expect(unknownJSON.status == 3 && unknownJSON.stdout.contains("\"exit_code\" : 3"), "\(unknownJSON)")
+                // A collector's file never keeps a stale OK.
+                let prom = host.folder.appendingPathComponent("moat.prom").path
+                #expect(try host.moat(["status", file, "--format", "prometheus", "--out", prom]).status == 0)
+                #expect(try host.moat(["status", invalid, "--check", "--format", "prometheus", "--out", prom]).status == 3)
+                #expect(try String(contentsOfFile: prom, encoding: .utf8).hasSuffix("moat_check_status 3\n"))
                 #expect(try host.moat(["destroy", file]).status == 0)
             }
         }
