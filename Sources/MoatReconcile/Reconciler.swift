@@ -63,9 +63,11 @@ public struct Reconciler: Sendable {
 
     // MARK: - Planning (pure but for the /proc reads of the port rail)
 
-    /// The plan that makes `live` match `config`, or the conflicts and refusals of the safety
-    /// rails that stand in the way. The plan carries the rails' warnings. After an
-    /// interrupted run it restarts the dnsmasqs that run touched, as `apply` will.
+    /// The plan that makes `live` match the file, placed on this host first (`Placement`:
+    /// devices found by MAC, optional networks without their device waiting), or the
+    /// conflicts and refusals of the safety rails that stand in the way; with the placed
+    /// config. The plan carries the rails' warnings and what waits. After an interrupted
+    /// run it restarts the dnsmasqs that run touched, as `apply` will.
     public func plan(config file: Config, live: HostState) throws -> (desired: HostState, plan: Plan, config: Config) {
         let placement = Placement.place(file, on: live)
         let config = placement.config
