@@ -365,11 +365,11 @@ struct ConfigDecoder {
     }
 
     private mutating func decodeLeaseTime(_ node: YAMLNode, _ path: ConfigPath) -> LeaseTime? {
-        let expected = "a duration like 30m, 12h, 7d, or `infinite`"
+        let expected = "a duration like 30m, 12h, 7d, 2w, or `infinite`"
         guard let text = reader.string(node, path, what: expected) else { return nil }
         if text == "infinite" { return .infinite }
         guard let unitName = text.last, let amount = TextShape.number(text.dropLast(), digits: 9),
-            let unit = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(unitName)]
+            let unit = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800][String(unitName)]
         else {
             reader.error(node, path, "\(quoted(text)) is not \(expected)")
             return nil
@@ -377,6 +377,11 @@ struct ConfigDecoder {
         let seconds = amount * unit
         guard seconds >= 120 else {
             reader.error(node, path, "lease time \(text) is shorter than 2m, the least dnsmasq accepts")
+            return nil
+        }
+        // dnsmasq counts lease times in 32 bits, and takes the largest value for infinite.
+        guard seconds < Int(UInt32.max) else {
+            reader.error(node, path, "lease time \(text) is longer than dnsmasq can count; use `infinite`")
             return nil
         }
         return .seconds(seconds)

@@ -27,8 +27,15 @@ extension ConfigLoader {
         try check(path: path).get()
     }
 
-    /// One file, read (up to one byte past the limit) and decoded as text.
+    /// The name diagnostics give the file read from standard input (`-`).
+    public static let standardInputName = "<stdin>"
+
+    /// One file, read (up to one byte past the limit) and decoded as text; `-` is standard input.
     static func source(path: String) -> ConfigSource {
+        if path == "-" {
+            let data = (try? FileHandle.standardInput.read(upToCount: maxFileSize + 1)).flatMap { $0 } ?? Data()
+            return source(bytes: [UInt8](data), file: standardInputName)
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
             return ConfigSource(file: path, problem: "cannot read the file: \(reason)")
@@ -87,7 +94,7 @@ public enum ConfigFiles {
             }
             inside.forEach(add)
         }
-        return (files, paths.joined(separator: ", "), problems)
+        return (files, paths.map { $0 == "-" ? ConfigLoader.standardInputName : $0 }.joined(separator: ", "), problems)
     }
 
     /// `/etc/moat/moat.yaml` and `/etc/moat/moat.d`.

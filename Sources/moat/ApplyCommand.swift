@@ -17,13 +17,21 @@ struct ApplyCommand: AsyncParsableCommand {
             steps run, without a question (it was reviewed), or nothing (exit 1, "the saved plan \
             is stale") when the host, the files it was made from or the steps planning them \
             gives have changed since.
+
+            EXIT CODES: 0 applied (or nothing to do), 1 error, or failed and rolled back, or \
+            the answer was not 'yes', or a stale saved plan, 3 failed and the rollback failed \
+            too (the message lists what differs), 75 another moat holds the lock, 64 usage error.
+
+            EXAMPLES:
+              moat apply /etc/moat/moat.yaml
+              moat apply lab.plan
             """)
 
     @OptionGroup var options: HostOptions
 
     @OptionGroup var approval: ApprovalOptions
 
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another moat to finish (default 0).")
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another moat to finish.")
     var lockTimeout: Double = 0
 
     @Flag(help: "Print the result as JSON.")

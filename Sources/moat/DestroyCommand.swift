@@ -10,6 +10,14 @@ struct DestroyCommand: AsyncParsableCommand {
             before removing anything; any other answer changes nothing and exits 1. \
             --auto-approve, or no terminal (systemd, scripts, CI), acts without asking. \
             `moat plan --destroy` shows the same plan without the lock or the question.
+
+            EXIT CODES: 0 removed (or nothing to remove), 1 error, or failed and rolled back, \
+            or the answer was not 'yes', 3 the rollback failed too, 75 another moat holds the \
+            lock, 64 usage error.
+
+            EXAMPLES:
+              moat destroy /etc/moat/moat.yaml
+              moat destroy --all --auto-approve
             """)
 
     @OptionGroup var options: HostOptions
@@ -19,7 +27,7 @@ struct DestroyCommand: AsyncParsableCommand {
     @Flag(help: "Remove every network moat owns on this host, with or without a file.")
     var all = false
 
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another moat to finish (default 0).")
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another moat to finish.")
     var lockTimeout: Double = 0
 
     @Flag(help: "Print the result as JSON, as apply --json does.")

@@ -9,7 +9,7 @@ import MoatReconcile
 struct HostOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "Moat files, or directories of *.yaml files, read as one configuration (default: /etc/moat/moat.yaml and /etc/moat/moat.d/*.yaml).",
+            "Moat files, or directories of *.yaml files, read as one configuration; `-` reads one from standard input (default: /etc/moat/moat.yaml and /etc/moat/moat.d/*.yaml).",
             valueName: "file"),
         completion: .file(extensions: ["yaml", "yml"]))
     var files: [String] = []

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Moat: AsyncParsableCommand {
@@ -13,4 +14,10 @@ struct Moat: AsyncParsableCommand {
     )
 
     static let version = "0.1.0"
+
+    /// A bare `moat` names no command: usage on stderr, exit 64 (SPEC §1).
+    func run() async throws {
+        FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))
+        throw ExitCode(64)
+    }
 }

@@ -8,6 +8,14 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
             Takes no lock and changes nothing. --destroy shows what `moat destroy FILE` would \
             remove, --destroy --all what `moat destroy --all` would.
+
+            EXIT CODES: 0 done (with --detailed-exitcode: nothing to do), 2 with \
+            --detailed-exitcode: changes pending, 1 error (invalid file, a conflict, a safety \
+            rail, a missing program), 64 usage error.
+
+            EXAMPLES:
+              moat plan /etc/moat/moat.yaml --detailed-exitcode
+              moat plan /etc/moat/moat.d --out lab.plan
             """)
 
     @OptionGroup var options: HostOptions
@@ -33,6 +41,9 @@ struct PlanCommand: AsyncParsableCommand {
     func validate() throws {
         if all && !destroy { throw ValidationError("--all goes with --destroy: `moat plan --destroy --all`") }
         if destroy && out != nil { throw ValidationError("--out saves plans for `moat apply PLANFILE`; a destroy is not saved") }
+        if out != nil && options.files.contains("-") {
+            throw ValidationError("--out: a saved plan is checked against its files when applied; give the file's path, not `-`")
+        }
     }
 
     func run() async throws {

@@ -20,6 +20,12 @@ struct RenderCommand: AsyncParsableCommand {
             takes them from /etc/resolv.conf). An interface network's device is rendered as \
             found bare: down, no address; one found by its MAC (`interface: {mac: ...}`) has \
             a name only on the host, and is left out with a note on stderr.
+
+            EXIT CODES: 0 rendered, 1 the configuration is invalid, 64 usage error.
+
+            EXAMPLES:
+              moat render examples/vm-lab.yaml --resolver 192.0.2.53
+              moat render /etc/moat --out rendered/
             """
     )
 

@@ -7,7 +7,17 @@ import MoatCore
 /// nothing of the host, needs no root.
 struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Print a plan saved by `moat plan --out PLANFILE`: where it was made, its steps, every command.")
+        commandName: "show", abstract: "Print a plan saved by `moat plan --out PLANFILE`: where it was made, its steps, every command.",
+        discussion: """
+            Reads the plan as untrusted input (a plan edited in any way is refused) and nothing of \
+            the host; needs no root.
+
+            EXIT CODES: 0 shown, 1 not a moat plan, or edited, 64 usage error.
+
+            EXAMPLES:
+              moat show lab.plan
+              moat show lab.plan --json
+            """)
 
     @Argument(help: "The saved plan.", completion: .file(extensions: ["json"]))
     var planFile: String

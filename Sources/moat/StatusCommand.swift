@@ -25,6 +25,13 @@ struct StatusCommand: AsyncParsableCommand {
             missing, drifted or its dnsmasq not running, 3 the file is invalid or the host could \
             not be read. --format prometheus prints the same facts as Prometheus metrics; --out \
             FILE writes the output to FILE atomically (for node_exporter's textfile collector).
+
+            EXIT CODES: 0 shown; 1 error (an invalid file, the host unreadable); with --check: \
+            0 OK, 2 CRITICAL, 3 UNKNOWN; 64 usage error.
+
+            EXAMPLES:
+              moat status --leases
+              moat status --check
             """)
 
     @OptionGroup var options: HostOptions

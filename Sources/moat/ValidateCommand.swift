@@ -21,11 +21,18 @@ struct ValidateCommand: AsyncParsableCommand {
             With --format github, one GitHub Actions annotation per diagnostic goes to \
             stdout (::error file=F,line=L,col=C::message, ::warning for a warning), then \
             the summary line.
+
+            EXIT CODES: 0 valid (warnings included), 1 invalid, 64 usage error.
+
+            EXAMPLES:
+              moat validate /etc/moat/moat.yaml
+              moat validate /etc/moat/moat.d --format github
             """
     )
 
     @Argument(
-        help: ArgumentHelp("Moat files, or directories of *.yaml files, read as one configuration.", valueName: "file"),
+        help: ArgumentHelp(
+            "Moat files, or directories of *.yaml files, read as one configuration; `-` reads one from standard input.", valueName: "file"),
         completion: .file(extensions: ["yaml", "yml"]))
     var files: [String] = []
 

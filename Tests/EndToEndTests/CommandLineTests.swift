@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+/// The command line itself, offline (no root): usage, help, standard input.
+@Suite("The command line")
+struct CommandLineTests {
+    func moat(_ arguments: [String], input: String? = nil) throws -> Ran {
+        try Shell.run([Environment.moatBinary] + arguments, input: input)
+    }
+
+    @Test("a bare `moat` prints usage on stderr and exits 64, as an unknown option does")
+    func bare() throws {
+        let bare = try moat([])
+        #expect(bare.status == 64, "\(bare)")
+        #expect(bare.stderr.contains("USAGE: moat <subcommand>"), "\(bare)")
+        #expect(try moat(["--no-such-option"]).status == 64)
+    }
+
+    @Test("every command's help names its exit codes and gives examples; --lock-timeout states its default once", arguments: [
+        "validate", "render", "plan", "show", "apply", "destroy", "status",
+    ])
+    func help(command: String) throws {
+        let help = try moat([command, "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("EXIT CODES: 0 "), "\(help)")
+        #expect(help.stdout.contains("EXAMPLES:\n  moat \(command) "), "\(help)")
+        #expect(!help.stdout.contains("(default 0)"))
+    }
+
+    @Test("`-` reads the configuration from standard input; its diagnostics name <stdin>")
+    func standardInput() throws {
+        let lab = try String(contentsOf: Environment.packageRoot.appendingPathComponent("examples/vm-lab.yaml"), encoding: .utf8)
+        let valid = try moat(["validate", "-"], input: lab)
+        #expect(valid.status == 0 && valid.stdout == "<stdin>: valid, 2 networks (lab, dmz).\n", "\(valid)")
+        let render = try moat(["render", "-"], input: lab)
+        #expect(render.status == 0 && render.stdout.hasPrefix("# iptables-restore --noflush\n"), "\(render)")
+        let invalid = try moat(["validate", "-"], input: "version: 1\nnetworks:\n  Lab: {}\n")
+        #expect(invalid.status == 1)
+        #expect(invalid.stderr.hasPrefix("<stdin>:3:3: error: networks.Lab: "), "\(invalid)")
+        #expect(try moat(["plan", "-", "--out", "p.json"], input: lab).status == 64, "a saved plan needs a file to check at apply")
+    }
+}
