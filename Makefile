@@ -7,7 +7,7 @@ UNITS := moat.service moat-repair.service moat-repair.timer moat-metrics.service
 SWIFT ?= swift
 APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy
 
-.PHONY: all build test deps install demo bench clean
+.PHONY: all build test deps install uninstall demo bench clean
 
 all: build
 
@@ -39,10 +39,10 @@ bench: deps
 	$(SWIFT) build -c release --product moat
 	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
 
-## install: release binary, shell completions, the JSON Schema and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
+## install: (MOAT_BIN=path installs that binary instead of building one) release binary, shell completions, the JSON Schema and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
 install:
-	$(SWIFT) build -c release
-	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/moat" "$(DESTDIR)$(PREFIX)/bin/moat"
+	@if [ -z "$(MOAT_BIN)" ]; then $(SWIFT) build -c release; fi
+	install -D -m 755 "$${MOAT_BIN:-$$($(SWIFT) build -c release --show-bin-path)/moat}" "$(DESTDIR)$(PREFIX)/bin/moat"
 	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
 		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d" "$(DESTDIR)$(PREFIX)/lib/systemd/system"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat"
@@ -54,6 +54,16 @@ install:
 		chmod 644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit" || exit 1; \
 	done
 	install -D -m 644 contrib/90-moat.rules "$(DESTDIR)$(UDEVDIR)/90-moat.rules"
+
+## uninstall: removes exactly what install put down (and, with DESTDIR, the folders left empty under it).
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/moat" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_moat" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/moat.fish" "$(DESTDIR)$(PREFIX)/share/moat/moat.schema.json" \
+		$(foreach unit,$(UNITS),"$(DESTDIR)$(PREFIX)/lib/systemd/system/$(unit)") "$(DESTDIR)$(UDEVDIR)/90-moat.rules"
+	rmdir --ignore-fail-on-non-empty "$(DESTDIR)$(PREFIX)/share/moat" 2>/dev/null || true
+	@# Into a staging folder, the folders install made go too; on a live system, only moat's own.
+	if [ -n "$(DESTDIR)" ] && [ -d "$(DESTDIR)" ]; then find "$(DESTDIR)" -mindepth 1 -depth -type d -empty -delete; fi
 
 clean:
 	rm -rf .build

@@ -39,4 +39,31 @@ struct CommandLineTests {
         #expect(invalid.stderr.hasPrefix("<stdin>:3:3: error: networks.Lab: "), "\(invalid)")
         #expect(try moat(["plan", "-", "--out", "p.json"], input: lab).status == 64, "a saved plan needs a file to check at apply")
     }
+
+    @Test("make install DESTDIR=… puts down the binary, completions, schema, units and udev rule; make uninstall leaves the folder empty",
+        .enabled(if: Shell.exists("make")))
+    func installAndUninstall() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("moat-dest-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let root = Environment.packageRoot.path
+        let make = ["make", "-s", "-C", root, "DESTDIR=\(folder.path)", "MOAT_BIN=\(Environment.moatBinary)"]
+        let install = try Shell.run(make + ["install"])
+        try #require(install.status == 0, "\(install)")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: folder.path).filter { path in
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &directory) && !directory.boolValue
+        }
+        #expect(
+            Set(files) == [
+                "usr/local/bin/moat", "usr/local/share/bash-completion/completions/moat", "usr/local/share/zsh/site-functions/_moat",
+                "usr/local/share/fish/vendor_completions.d/moat.fish", "usr/local/share/moat/moat.schema.json",
+                "usr/local/lib/systemd/system/moat.service", "usr/local/lib/systemd/system/moat-repair.service",
+                "usr/local/lib/systemd/system/moat-repair.timer", "usr/local/lib/systemd/system/moat-metrics.service",
+                "etc/udev/rules.d/90-moat.rules",
+            ])
+        let uninstall = try Shell.run(make + ["uninstall"])
+        #expect(uninstall.status == 0, "\(uninstall)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == [])
+    }
 }
