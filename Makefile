@@ -3,11 +3,13 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 # udev reads /etc/udev/rules.d and /usr/lib/udev/rules.d, never a /usr/local one.
 UDEVDIR ?= /etc/udev/rules.d
+# The release binary `make release` leaves: static Swift runtime, stripped.
+RELEASE_BIN := .build-static/moat
 UNITS := moat.service moat-repair.service moat-repair.timer moat-metrics.service
 SWIFT ?= swift
 APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy
 
-.PHONY: all build test deps install uninstall demo bench clean
+.PHONY: all build test deps release install uninstall demo bench clean
 
 all: build
 
@@ -25,9 +27,15 @@ deps:
 		python3 -m pip install -q jsonschema pyyaml prometheus_client 'ansible-core>=2.17,<2.18' || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jsonschema python3-yaml python3-prometheus-client ansible-core >/dev/null
 
-test: deps
+test: deps release
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## release: the binary hosts get: the Swift runtime linked in (it needs only glibc and
+## libstdc++, no toolchain), stripped; in its own build folder.
+release:
+	$(SWIFT) build -c release --product moat --static-swift-stdlib --scratch-path .build-static
+	strip -o $(RELEASE_BIN) .build-static/release/moat
 
 ## demo: a throwaway namespace world; needs root (sudo make demo). Leaves nothing behind.
 demo:
@@ -41,8 +49,8 @@ bench: deps
 
 ## install: (MOAT_BIN=path installs that binary instead of building one) release binary, shell completions, the JSON Schema and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
 install:
-	@if [ -z "$(MOAT_BIN)" ]; then $(SWIFT) build -c release; fi
-	install -D -m 755 "$${MOAT_BIN:-$$($(SWIFT) build -c release --show-bin-path)/moat}" "$(DESTDIR)$(PREFIX)/bin/moat"
+	@if [ -z "$(MOAT_BIN)" ]; then $(MAKE) -s release; fi
+	install -D -m 755 "$${MOAT_BIN:-$(RELEASE_BIN)}" "$(DESTDIR)$(PREFIX)/bin/moat"
 	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
 		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d" "$(DESTDIR)$(PREFIX)/lib/systemd/system"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat"
@@ -66,4 +74,4 @@ uninstall:
 	if [ -n "$(DESTDIR)" ] && [ -d "$(DESTDIR)" ]; then find "$(DESTDIR)" -mindepth 1 -depth -type d -empty -delete; fi
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-static

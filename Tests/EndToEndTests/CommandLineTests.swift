@@ -66,4 +66,34 @@ struct CommandLineTests {
         #expect(uninstall.status == 0, "\(uninstall)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == [])
     }
+
+    /// The release binary of `make release`, and the toolchain folder it must not need.
+    static let releaseBinary = Environment.packageRoot.appendingPathComponent(".build-static/moat").path
+    static var toolchain: String? {
+        guard let swift = Shell.which("swift") else { return nil }
+        // …/usr/bin/swift, through any symlink: the toolchain is three levels up.
+        return URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+
+    /// Runs `argv` with the toolchain folder hidden under an empty tmpfs, in a private mount
+    /// namespace (the script is fixed; the paths are its arguments).
+    func withoutToolchain(_ argv: [String]) throws -> Ran {
+        let toolchain = try #require(Self.toolchain)
+        return try Shell.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs none \"$1\" && shift && exec \"$@\"", "sh", toolchain] + argv)
+    }
+
+    @Test("the release binary runs with the toolchain hidden; a debug build does not",
+        .enabled(if: Shell.isRoot && FileManager.default.isExecutableFile(atPath: CommandLineTests.releaseBinary)))
+    func releaseNeedsNoToolchain() throws {
+        let libraries = try Shell.must(["ldd", Self.releaseBinary])
+        #expect(!libraries.contains("libswift"), "\(libraries)")
+        let version = try withoutToolchain([Self.releaseBinary, "--version"])
+        #expect(version.status == 0 && version.stdout == "0.1.0\n", "\(version)")
+        let example = Environment.packageRoot.appendingPathComponent("examples/vm-lab.yaml").path
+        let validate = try withoutToolchain([Self.releaseBinary, "validate", example])
+        #expect(validate.status == 0, "\(validate)")
+        let debug = try withoutToolchain([Environment.moatBinary, "--version"])
+        #expect(debug.status == 127, "the toolchain really is hidden: \(debug)")
+    }
 }
