@@ -3,13 +3,22 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 # udev reads /etc/udev/rules.d and /usr/lib/udev/rules.d, never a /usr/local one.
 UDEVDIR ?= /etc/udev/rules.d
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+ZSHDIR ?= $(PREFIX)/share/zsh/site-functions
+MANDIR ?= $(PREFIX)/share/man
 # The release binary `make release` leaves: static Swift runtime, stripped.
 RELEASE_BIN := .build-static/moat
 UNITS := moat.service moat-repair.service moat-repair.timer moat-metrics.service
 SWIFT ?= swift
-APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy
+APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy dpkg-dev lintian man-db
+# moat(8): the argument parser's page of the commands (the text of --help) with the
+# hand-written sections; MAN_BIN is the binary it describes, MAN_DATE the page's date.
+MAN_BIN ?= $(RELEASE_BIN)
+MAN_OUT ?= .build-static/moat.8
+MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+DEB_ROOT := .build-static/deb
 
-.PHONY: all build test deps release install uninstall demo bench clean
+.PHONY: all build test deps release man deb install uninstall demo bench clean
 
 all: build
 
@@ -27,7 +36,7 @@ deps:
 		python3 -m pip install -q jsonschema pyyaml prometheus_client 'ansible-core>=2.17,<2.18' || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jsonschema python3-yaml python3-prometheus-client ansible-core >/dev/null
 
-test: deps release
+test: deps deb
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -36,6 +45,38 @@ test: deps release
 release:
 	$(SWIFT) build -c release --product moat --static-swift-stdlib --scratch-path .build-static
 	strip -o $(RELEASE_BIN) .build-static/release/moat
+
+## man: moat(8) for MAN_BIN, into MAN_OUT.
+man:
+	@if [ "$(MAN_BIN)" = "$(RELEASE_BIN)" ]; then $(MAKE) -s release; fi
+	$(SWIFT) build --product generate-manual
+	rm -rf .build-static/man && mkdir -p .build-static/man "$$(dirname "$(MAN_OUT)")"
+	"$$($(SWIFT) build --show-bin-path)/generate-manual" "$(MAN_BIN)" --section 8 --date $(MAN_DATE) -o .build-static/man
+	python3 contrib/man/assemble.py "$(MAN_BIN)" .build-static/man/moat.8 contrib/man/moat.8.sections > "$(MAN_OUT)"
+
+## deb: a Debian package of the release binary, built with dpkg-deb (see contrib/debian).
+deb: release
+	rm -rf $(DEB_ROOT) && mkdir -p $(DEB_ROOT)/DEBIAN
+	$(MAKE) -s install DESTDIR="$(CURDIR)/$(DEB_ROOT)" PREFIX=/usr UDEVDIR=/usr/lib/udev/rules.d \
+		ZSHDIR=/usr/share/zsh/vendor-completions MOAT_BIN=$(RELEASE_BIN)
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/moat.8
+	install -D -m 644 README.md $(DEB_ROOT)/usr/share/doc/moat/README.md
+	install -m 644 contrib/debian/copyright $(DEB_ROOT)/usr/share/doc/moat/copyright
+	install -D -m 644 contrib/debian/lintian-overrides $(DEB_ROOT)/usr/share/lintian/overrides/moat
+	install -d $(DEB_ROOT)/usr/share/doc/moat/examples && install -m 644 examples/*.yaml $(DEB_ROOT)/usr/share/doc/moat/examples/
+	@# The changelog, from moat's own version and the last commit's date.
+	version=$$($(RELEASE_BIN) --version) && \
+	printf 'moat (%s) unstable; urgency=medium\n\n  * moat %s, built from its source (see README.md).\n\n -- %s  %s\n' \
+		"$$version" "$$version" "$$(sed -n 's/^Maintainer: //p' contrib/debian/control.in)" \
+		"$$(date -R -u -d "$(MAN_DATE)")" | gzip -9n > $(DEB_ROOT)/usr/share/doc/moat/changelog.gz
+	install -m 755 contrib/debian/postinst contrib/debian/prerm contrib/debian/postrm $(DEB_ROOT)/DEBIAN/
+	@# dpkg-shlibdeps wants a debian/control beside it: an empty one in a scratch folder.
+	version=$$($(RELEASE_BIN) --version) && shlibs=$$(scratch=$$(mktemp -d) && mkdir "$$scratch/debian" && touch "$$scratch/debian/control" && \
+		(cd "$$scratch" && dpkg-shlibdeps -O "$(CURDIR)/$(DEB_ROOT)/usr/bin/moat") | sed -n 's/^shlibs:Depends=//p'; rm -rf "$$scratch") && \
+	sed -e "s/@VERSION@/$$version/" -e "s/@ARCH@/$$(dpkg --print-architecture)/" -e "s/@SHLIBS@/$$shlibs/" \
+		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" contrib/debian/control.in > $(DEB_ROOT)/DEBIAN/control && \
+	(cd $(DEB_ROOT) && find usr -type f -exec md5sum {} + | sort -k2) > $(DEB_ROOT)/DEBIAN/md5sums && \
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) .build-static/moat_$${version}_$$(dpkg --print-architecture).deb
 
 ## demo: a throwaway namespace world; needs root (sudo make demo). Leaves nothing behind.
 demo:
@@ -47,28 +88,32 @@ bench: deps
 	$(SWIFT) build -c release --product moat
 	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
 
-## install: (MOAT_BIN=path installs that binary instead of building one) release binary, shell completions, the JSON Schema and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
+## install: (MOAT_BIN=path installs that binary instead of building one) release binary, man page, shell completions, the JSON Schemas and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
 install:
 	@if [ -z "$(MOAT_BIN)" ]; then $(MAKE) -s release; fi
 	install -D -m 755 "$${MOAT_BIN:-$(RELEASE_BIN)}" "$(DESTDIR)$(PREFIX)/bin/moat"
-	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
-		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d" "$(DESTDIR)$(PREFIX)/lib/systemd/system"
+	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(ZSHDIR)" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d" "$(DESTDIR)$(SYSTEMDDIR)" "$(DESTDIR)$(MANDIR)/man8"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat"
-	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_moat"
+	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script zsh > "$(DESTDIR)$(ZSHDIR)/_moat"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/moat.fish"
 	install -D -m 644 schemas/moat.schema.json "$(DESTDIR)$(PREFIX)/share/moat/moat.schema.json"
+	install -m 644 schemas/moat-plan.schema.json "$(DESTDIR)$(PREFIX)/share/moat/moat-plan.schema.json"
 	for unit in $(UNITS); do \
-		sed "s#/usr/local/bin/moat#$(PREFIX)/bin/moat#g" "contrib/$$unit" > "$(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit" && \
-		chmod 644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit" || exit 1; \
+		sed "s#/usr/local/bin/moat#$(PREFIX)/bin/moat#g" "contrib/$$unit" > "$(DESTDIR)$(SYSTEMDDIR)/$$unit" && \
+		chmod 644 "$(DESTDIR)$(SYSTEMDDIR)/$$unit" || exit 1; \
 	done
 	install -D -m 644 contrib/90-moat.rules "$(DESTDIR)$(UDEVDIR)/90-moat.rules"
+	$(MAKE) -s man MAN_BIN="$(DESTDIR)$(PREFIX)/bin/moat" MAN_OUT="$(DESTDIR)$(MANDIR)/man8/moat.8"
+	chmod 644 "$(DESTDIR)$(MANDIR)/man8/moat.8"
 
 ## uninstall: removes exactly what install put down (and, with DESTDIR, the folders left empty under it).
 uninstall:
 	rm -f "$(DESTDIR)$(PREFIX)/bin/moat" \
-		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_moat" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat" "$(DESTDIR)$(ZSHDIR)/_moat" \
 		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/moat.fish" "$(DESTDIR)$(PREFIX)/share/moat/moat.schema.json" \
-		$(foreach unit,$(UNITS),"$(DESTDIR)$(PREFIX)/lib/systemd/system/$(unit)") "$(DESTDIR)$(UDEVDIR)/90-moat.rules"
+		"$(DESTDIR)$(PREFIX)/share/moat/moat-plan.schema.json" "$(DESTDIR)$(MANDIR)/man8/moat.8" \
+		$(foreach unit,$(UNITS),"$(DESTDIR)$(SYSTEMDDIR)/$(unit)") "$(DESTDIR)$(UDEVDIR)/90-moat.rules"
 	rmdir --ignore-fail-on-non-empty "$(DESTDIR)$(PREFIX)/share/moat" 2>/dev/null || true
 	@# Into a staging folder, the folders install made go too; on a live system, only moat's own.
 	if [ -n "$(DESTDIR)" ] && [ -d "$(DESTDIR)" ]; then find "$(DESTDIR)" -mindepth 1 -depth -type d -empty -delete; fi

@@ -58,6 +58,7 @@ struct CommandLineTests {
             Set(files) == [
                 "usr/local/bin/moat", "usr/local/share/bash-completion/completions/moat", "usr/local/share/zsh/site-functions/_moat",
                 "usr/local/share/fish/vendor_completions.d/moat.fish", "usr/local/share/moat/moat.schema.json",
+                "usr/local/share/moat/moat-plan.schema.json", "usr/local/share/man/man8/moat.8",
                 "usr/local/lib/systemd/system/moat.service", "usr/local/lib/systemd/system/moat-repair.service",
                 "usr/local/lib/systemd/system/moat-repair.timer", "usr/local/lib/systemd/system/moat-metrics.service",
                 "etc/udev/rules.d/90-moat.rules",
@@ -95,5 +96,49 @@ struct CommandLineTests {
         #expect(validate.status == 0, "\(validate)")
         let debug = try withoutToolchain([Environment.moatBinary, "--version"])
         #expect(debug.status == 127, "the toolchain really is hidden: \(debug)")
+    }
+
+    /// The package `make deb` leaves (named by moat's own version).
+    static let package = Environment.packageRoot.appendingPathComponent(".build-static/moat_0.1.0_amd64.deb").path
+
+    @Test("the .deb: its Depends, its files, lintian clean of errors; unpacked, its moat runs with the toolchain hidden and its man page names every command",
+        .enabled(if: Shell.isRoot && FileManager.default.fileExists(atPath: CommandLineTests.package) && Shell.exists("lintian")))
+    func debianPackage() throws {
+        let control = try Shell.must(["dpkg-deb", "-f", Self.package, "Package", "Version", "Depends"])
+        #expect(control.contains("Package: moat\nVersion: 0.1.0\n"), "\(control)")
+        for dependency in ["iproute2", "iptables", "dnsmasq-base", "conntrack", "libc6"] {
+            #expect(control.contains(", \(dependency)") || control.contains(": \(dependency)"), "\(dependency): \(control)")
+        }
+        let files = try Shell.must(["dpkg-deb", "-c", Self.package])
+        for file in [
+            "./usr/bin/moat", "./usr/lib/systemd/system/moat.service", "./usr/lib/systemd/system/moat-repair.timer",
+            "./usr/lib/udev/rules.d/90-moat.rules", "./usr/share/bash-completion/completions/moat", "./usr/share/moat/moat.schema.json",
+            "./usr/share/man/man8/moat.8.gz", "./usr/share/doc/moat/copyright", "./usr/share/doc/moat/changelog.gz",
+            "./usr/share/doc/moat/README.md",
+        ] {
+            #expect(files.contains(" \(file)\n"), "\(file) in the package")
+        }
+        let lintian = try Shell.run(["lintian", "--suppress-tags", "bash-completion-with-hashbang", Self.package])
+        #expect(lintian.status == 0 && !lintian.stdout.contains("E: "), "\(lintian)")
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("moat-deb-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        _ = try Shell.must(["dpkg-deb", "-x", Self.package, root.path])
+        let moat = root.appendingPathComponent("usr/bin/moat").path
+        let version = try withoutToolchain([moat, "--version"])
+        #expect(version.status == 0 && version.stdout == "0.1.0\n", "\(version)")
+        let example = root.appendingPathComponent("usr/share/doc/moat/examples/vm-lab.yaml").path
+        let validate = try withoutToolchain([moat, "validate", example])
+        #expect(validate.status == 0, "\(validate)")
+
+        let page = try Shell.run(["man", "-l", root.appendingPathComponent("usr/share/man/man8/moat.8.gz").path])
+        #expect(page.status == 0, "\(page)")
+        for command in ["validate", "render", "plan", "show", "apply", "destroy", "status"] {
+            #expect(page.stdout.contains("moat \(command) "), "the synopsis names \(command)")
+        }
+        for section in ["SYNOPSIS", "FILE FORMAT", "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"] {
+            #expect(page.stdout.contains("\n\(section)\n"), "the page has \(section)")
+        }
+        #expect(page.stdout.contains("/var/lib/moat") && page.stdout.contains("/run/moat") && page.stdout.contains("/etc/moat"))
     }
 }
