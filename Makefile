@@ -16,6 +16,9 @@ APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3
 MAN_BIN ?= $(RELEASE_BIN)
 MAN_OUT ?= .build-static/moat.8
 MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+# The argument parser's generate-manual, in a build folder of its own: make install runs
+# it from inside `swift test` (the install test), which holds .build's lock.
+MAN_TOOL_BUILD := $(SWIFT) build --product generate-manual --scratch-path .build-manual
 DEB_ROOT := .build-static/deb
 
 .PHONY: all build test deps release man deb install uninstall demo bench clean
@@ -49,10 +52,11 @@ release:
 ## man: moat(8) for MAN_BIN, into MAN_OUT.
 man:
 	@if [ "$(MAN_BIN)" = "$(RELEASE_BIN)" ]; then $(MAKE) -s release; fi
-	$(SWIFT) build --product generate-manual
-	rm -rf .build-static/man && mkdir -p .build-static/man "$$(dirname "$(MAN_OUT)")"
-	"$$($(SWIFT) build --show-bin-path)/generate-manual" "$(MAN_BIN)" --section 8 --date $(MAN_DATE) -o .build-static/man
-	python3 contrib/man/assemble.py "$(MAN_BIN)" .build-static/man/moat.8 contrib/man/moat.8.sections > "$(MAN_OUT)"
+	$(MAN_TOOL_BUILD) >/dev/null
+	mkdir -p "$$(dirname "$(MAN_OUT)")" && generated=$$(mktemp -d) && \
+	"$$($(MAN_TOOL_BUILD) --show-bin-path)/generate-manual" "$(MAN_BIN)" --section 8 --date $(MAN_DATE) -o "$$generated" && \
+	python3 contrib/man/assemble.py "$(MAN_BIN)" "$$generated/moat.8" contrib/man/moat.8.sections > "$(MAN_OUT)"; \
+	status=$$?; rm -rf "$$generated"; exit $$status
 
 ## deb: a Debian package of the release binary, built with dpkg-deb (see contrib/debian).
 deb: release
@@ -94,7 +98,8 @@ install:
 	install -D -m 755 "$${MOAT_BIN:-$(RELEASE_BIN)}" "$(DESTDIR)$(PREFIX)/bin/moat"
 	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(ZSHDIR)" \
 		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d" "$(DESTDIR)$(SYSTEMDDIR)" "$(DESTDIR)$(MANDIR)/man8"
-	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat"
+	@# A completion is sourced, never run: no #! line (lintian's bash-completion-with-hashbang).
+	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script bash | sed '1{/^#!/d}' > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/moat"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script zsh > "$(DESTDIR)$(ZSHDIR)/_moat"
 	"$(DESTDIR)$(PREFIX)/bin/moat" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/moat.fish"
 	install -D -m 644 schemas/moat.schema.json "$(DESTDIR)$(PREFIX)/share/moat/moat.schema.json"
@@ -119,4 +124,4 @@ uninstall:
 	if [ -n "$(DESTDIR)" ] && [ -d "$(DESTDIR)" ]; then find "$(DESTDIR)" -mindepth 1 -depth -type d -empty -delete; fi
 
 clean:
-	rm -rf .build .build-static
+	rm -rf .build .build-static .build-manual
