@@ -21,7 +21,7 @@ MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
 MAN_TOOL_BUILD := $(SWIFT) build --product generate-manual --scratch-path .build-manual
 DEB_ROOT := .build-static/deb
 
-.PHONY: all build test deps release man deb install uninstall demo bench clean
+.PHONY: all build test deps release man deb install uninstall demo bench fuzz soak clean
 
 all: build
 
@@ -82,6 +82,13 @@ deb: release
 	(cd $(DEB_ROOT) && find usr -type f -exec md5sum {} + | sort -k2) > $(DEB_ROOT)/DEBIAN/md5sums && \
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) .build-static/moat_$${version}_$$(dpkg --print-architecture).deb
 
+## soak: the random-sequence test (SequenceTests) seed after seed for SOAK_SECONDS, from MOAT_SEED
+## (default: the clock); every failing seed is printed and replays with MOAT_SEED=N. Needs root.
+SOAK_SECONDS ?= 600
+soak: deps
+	$(SWIFT) build --build-tests
+	MOAT_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --skip-build --filter SequenceTests
+
 ## demo: a throwaway namespace world; needs root (sudo make demo). Leaves nothing behind.
 demo:
 	./contrib/demo.sh
@@ -91,6 +98,13 @@ bench: deps
 	@for p in strace time; do dpkg -s $$p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null; done
 	$(SWIFT) build -c release --product moat
 	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
+
+## fuzz: libFuzzer on each parser of what moat reads (Fuzz/), FUZZ_SECONDS each, one after the other
+## (FUZZ_TARGETS=... for some); corpora seeded from the fixtures, crash inputs and logs in .build-fuzz.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	SWIFT="$(SWIFT)" Fuzz/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 ## install: (MOAT_BIN=path installs that binary instead of building one) release binary, man page, shell completions, the JSON Schemas and the systemd units under $(DESTDIR)$(PREFIX); the udev rule in $(DESTDIR)$(UDEVDIR).
 install:

@@ -6,9 +6,8 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let package = Package(
     name: "moat",
     platforms: [.macOS(.v15)],
-    products: [
-        .executable(name: "moat", targets: ["moat"])
-    ],
+    // The libraries are products for the fuzz package (Fuzz/Package.swift) only.
+    products: [.executable(name: "moat", targets: ["moat"])] + ["MoatConfig", "MoatCore"].map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -44,11 +44,15 @@ public enum Diff {
         steps += ipForwardSteps(desired: desired, live: live, context: context)
         let names = Set(desired.networks.keys).union(live.networks.keys).sorted()
         let wantedDevices = Set(desired.networks.values.map(\.device.name))
+        let (takingOver, handingOver) = handovers(desired: desired, live: live)
         for name in names {
             if let wanted = desired.networks[name] {
-                steps += networkSteps(wanted, live: live.networks[name], host: live, context: context, paths: paths, wantedDevices: wantedDevices)
+                steps += networkSteps(
+                    wanted, live: live.networks[name], host: live, context: context, paths: paths, wantedDevices: wantedDevices,
+                    takingOver: takingOver[name], record: desired.records.interfaces[name])
             } else if let found = live.networks[name] {
-                steps += removalSteps(found, context: context, paths: paths, wantedDevices: wantedDevices)
+                steps += removalSteps(
+                    found, host: live, context: context, paths: paths, wantedDevices: wantedDevices, handingOverKeeping: handingOver[name])
             }
         }
         steps += sharedFirewallSteps(desired: desired, live: live)
@@ -96,15 +100,92 @@ public enum Diff {
 
     // MARK: - A network that should be there
 
+    /// A network renamed in the file on the same device: the device (a bridge of moat's, or
+    /// an interface it configured) is handed over, never deleted and made again, so a VM's
+    /// port stays on its bridge and an interface keeps its record of before moat.
+    /// `takingOver`: by the new network's name, the network gone from the file whose device it
+    /// takes (only a network without a device of its own takes one; after a failed apply the
+    /// old name's files are still there when its rollback hands the device back).
+    /// `handingOver`: the networks gone from the file on a device a network of the file has
+    /// (an interface whose two records both name it, halfway through, too), with the
+    /// addresses that network wants on it.
+    static func handovers(desired: HostState, live: HostState) -> (takingOver: [String: NetworkState], handingOver: [String: [IPv4CIDR]]) {
+        let leaving = live.networks.values.filter { desired.networks[$0.name] == nil && $0.device.exists }.sorted { $0.name < $1.name }
+        func same(_ a: DeviceState, _ b: DeviceState) -> Bool { a.name == b.name && a.owned == b.owned }
+        var takingOver: [String: NetworkState] = [:]
+        for name in desired.networks.keys.sorted() where live.networks[name]?.device.exists != true {
+            guard let wanted = desired.networks[name] else { continue }
+            let from = leaving.first { found in same(found.device, wanted.device) && !takingOver.values.contains { $0.name == found.name } }
+            if let from { takingOver[name] = from }
+        }
+        var handingOver: [String: [IPv4CIDR]] = [:]
+        for found in leaving {
+            if let taker = desired.networks.values.first(where: { same($0.device, found.device) }) { handingOver[found.name] = taker.device.addresses }
+        }
+        return (takingOver, handingOver)
+    }
+
+    /// The device an interface record names, as the host has it now (absent when it is gone).
+    static func recordedDevice(_ record: InterfaceRecord, network name: String, found: NetworkState?, host: HostState) -> NetworkState {
+        if let found, found.device.exists, found.device.name == record.device { return found }
+        guard let link = host.foreignLinks[record.device] else {
+            return NetworkState(name: name, device: .absent(record.device))
+        }
+        return NetworkState(
+            name: name,
+            device: DeviceState(name: link.name, owned: false, up: link.up, addresses: link.addresses, ipv6Disabled: link.ipv6Disabled, arp: link.arp))
+    }
+
+    /// `previous`: the network gone from the file whose device this one takes over (`handovers`).
+    /// `record`: the interface record the desired state holds (a rollback's: the one before).
     static func networkSteps(
-        _ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths, wantedDevices: Set<String>
+        _ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths, wantedDevices: Set<String>,
+        takingOver previous: NetworkState? = nil, record wantedRecord: InterfaceRecord? = nil
     ) -> [Plan.Step] {
         let name = wanted.name
         var steps: [Plan.Step] = []
+        var live = live
+        if let previous { live = NetworkState(name: name, device: previous.device, chains: live?.chains ?? [:], dnsmasq: live?.dnsmasq) }
+        // Of several bridges marked for the network (a rename under way), the live one is the
+        // one the file names; the others go, after verification like any renamed bridge.
+        if let found = live, !found.moreBridges.isEmpty {
+            let marked = [found.device] + found.moreBridges
+            let kept = marked.first { $0.name == wanted.device.name && wanted.device.owned } ?? found.device
+            live?.device = kept
+            live?.moreBridges = []
+            for old in marked where old.name != kept.name {
+                steps.append(
+                    Plan.Step(
+                        network: name, subject: .bridge(old.name), action: .delete, reason: "the network's bridge is now \(wanted.device.name)",
+                        operations: [deleteBridge(old.name, wantedDevices: wantedDevices)]))
+            }
+        }
         if wanted.device.owned {
+            if let previous {
+                steps.append(
+                    Plan.Step(
+                        network: name, subject: .bridge(wanted.device.name), action: .update,
+                        reason: "handed over from network \(previous.name), renamed in the file (its ports stay)",
+                        operations: [.link(.setAlias(wanted.device.name, Mark.of(network: name)))], code: .changed))
+            } else if let record = context.interfaceRecords[name] {
+                // The network was on an interface: given back as it was, its record forgotten.
+                var back = interfaceRestoreSteps(recordedDevice(record, network: name, found: live, host: host), record: record, paths: paths, forget: false)
+                back[0].operations.append(Operation.removeFiles([paths.interfaceRecord(name)]))
+                steps += back
+            }
             steps += bridgeSteps(wanted, live: live, wantedDevices: wantedDevices)
         } else {
-            steps += interfaceSteps(wanted, live: live, host: host, context: context, paths: paths)
+            if let found = live, found.device.owned, found.device.exists {
+                // The network was on a bridge of moat's: it goes, after verification.
+                steps.append(
+                    Plan.Step(
+                        network: name, subject: .bridge(found.device.name), action: .delete, reason: "the network is now on interface \(wanted.device.name)",
+                        operations: [deleteBridge(found.device.name, wantedDevices: wantedDevices)]))
+                live?.device = DeviceState.absent(found.device.name)
+            }
+            steps += interfaceSteps(
+                wanted, live: live, host: host, context: context, paths: paths, inherited: previous.flatMap { context.interfaceRecords[$0.name] },
+                wantedRecord: wantedRecord)
         }
         if wanted.chains != live?.chains ?? [:] {
             let reshapes = live.map { Self.reshaped(wanted, $0) } ?? true
@@ -189,11 +270,19 @@ public enum Diff {
             operations: [.disableIPv6(device: device, disable)], code: disable ? .drifted : .restore)
     }
 
-    static func interfaceSteps(_ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths) -> [Plan.Step] {
+    /// `inherited`: the record of the network this one took the interface over from.
+    /// `wantedRecord`: the record the desired state holds; a rollback puts back exactly the
+    /// record of before (one worked out from the device now could take moat's own address
+    /// for the device's).
+    static func interfaceSteps(
+        _ wanted: NetworkState, live: NetworkState?, host: HostState, context: DiffContext, paths: Paths, inherited: InterfaceRecord? = nil,
+        wantedRecord: InterfaceRecord? = nil
+    ) -> [Plan.Step] {
         let name = wanted.name
         let device = wanted.device
         var steps: [Plan.Step] = []
-        var record = context.interfaceRecords[name]
+        var record = context.interfaceRecords[name] ?? inherited
+        var operations: [Operation] = []
         // The file moved the network to another interface: give the old one back first. Its
         // record file is not removed: the new device's record takes its place (removing it,
         // after verification, would lose how the new device was before moat).
@@ -208,23 +297,35 @@ public enum Diff {
                 }
             }
         guard let current else { return steps }  // a conflict: reported by `Conflicts`
-        var operations: [Operation] = []
-        if record == nil, let address = device.addresses.first {
-            let kept = InterfaceRecord(
+        let fresh = record == nil
+        // The address moat put on the device for this network, by its own record (an inherited
+        // record's address is the other network's to take away, see `removalSteps`).
+        let own = context.interfaceRecords[name].flatMap { found in found.device == device.name && !found.hadAddress ? IPv4CIDR(found.address) : nil }
+        if let old = own, !device.addresses.contains(old), current.addresses.contains(old) {
+            operations.append(.link(.deleteAddress(device.name, old)))
+        }
+        if let wantedRecord, wantedRecord.device == device.name {
+            record = wantedRecord
+        } else if var kept = record {
+            // A record from a moat that left ARP alone: keep the settings found, for destroy.
+            if kept.arpWas == nil, current.arp != device.arp { kept.arpWas = current.arp }
+            // The file changed the address: the record names the new one.
+            if let address = device.addresses.first, kept.address != address.description {
+                kept.address = address.description
+                kept.hadAddress = current.addresses.contains(address) && address != own
+            }
+            record = kept
+        } else if let address = device.addresses.first {
+            record = InterfaceRecord(
                 device: device.name, address: address.description, hadAddress: current.addresses.contains(address), wasUp: current.up,
                 ipv6WasDisabled: current.ipv6Disabled, arpWas: current.arp)
-            operations.append(.writeInterfaceRecord(network: name, kept))
-        } else if var kept = record, kept.arpWas == nil, current.arp != device.arp {
-            // A record from a moat that left ARP alone: keep the settings found, for destroy.
-            kept.arpWas = current.arp
-            operations.append(.writeInterfaceRecord(network: name, kept))
         }
+        if let record, record != context.interfaceRecords[name] { operations.insert(.writeInterfaceRecord(network: name, record), at: 0) }
         operations += device.addresses.filter { !current.addresses.contains($0) }.map { .link(.addAddress(device.name, $0)) }
         if device.up && !current.up { operations.append(.link(.setUp(device.name))) }
         if device.ipv6Disabled != current.ipv6Disabled { operations.append(.disableIPv6(device: device.name, device.ipv6Disabled)) }
         if device.arp != current.arp { operations.append(.setARP(device: device.name, device.arp)) }
         guard !operations.isEmpty else { return steps }
-        let fresh = record == nil
         steps.append(
             Plan.Step(
                 network: name, subject: .interface(device.name), action: fresh ? .configure : .update,
@@ -422,7 +523,14 @@ public enum Diff {
 
     // MARK: - A network that leaves
 
-    static func removalSteps(_ found: NetworkState, context: DiffContext, paths: Paths, wantedDevices: Set<String> = []) -> [Plan.Step] {
+    /// `handingOverKeeping`: a network of the file takes the device over (`handovers`), with
+    /// these addresses: the device is neither deleted nor given back; only the address moat
+    /// put there for this network goes, unless the new one keeps it, and the record is forgotten.
+    static func removalSteps(
+        _ found: NetworkState, host: HostState, context: DiffContext, paths: Paths, wantedDevices: Set<String> = [],
+        handingOverKeeping kept: [IPv4CIDR]? = nil
+    ) -> [Plan.Step] {
+        let handingOver = kept != nil
         let name = found.name
         var steps: [Plan.Step] = []
         if let instance = found.dnsmasq {
@@ -434,11 +542,28 @@ public enum Diff {
         if let chains = chainStep(network: name, desired: [:], live: found.chains, liveDevice: found.device.name, leaving: context.leaving, code: context.code) {
             steps.append(chains)
         }
-        if found.device.owned, found.device.exists {
+        for bridge in found.moreBridges {
+            steps.append(Plan.Step(network: name, subject: .bridge(bridge.name), action: .delete, reason: context.leaving,
+                    operations: [deleteBridge(bridge.name, wantedDevices: wantedDevices)], code: context.code))
+        }
+        if found.device.owned, found.device.exists, !handingOver {
             steps.append(Plan.Step(network: name, subject: .bridge(found.device.name), action: .delete, reason: context.leaving,
                     operations: [deleteBridge(found.device.name, wantedDevices: wantedDevices)], code: context.code))
-        } else if let record = context.interfaceRecords[name] {
-            steps += interfaceRestoreSteps(found, record: record, paths: paths)
+        }
+        if let record = context.interfaceRecords[name] {
+            if let kept, !found.device.owned {
+                var operations: [Operation] = []
+                if !record.hadAddress, let address = IPv4CIDR(record.address), !kept.contains(address), found.device.addresses.contains(address) {
+                    operations.append(.link(.deleteAddress(record.device, address)))
+                }
+                operations.append(.removeFiles([paths.interfaceRecord(name), paths.networkDir(name)]))
+                steps.append(
+                    Plan.Step(
+                        network: name, subject: .interface(record.device), action: .release, reason: "handed over to the network renamed from it",
+                        operations: operations, code: context.code))
+            } else {
+                steps += interfaceRestoreSteps(recordedDevice(record, network: name, found: found, host: host), record: record, paths: paths)
+            }
         }
         return steps
     }

@@ -100,12 +100,20 @@ public struct NetworkState: Hashable, Sendable {
     public var chains: [ChainID: [FirewallRule]]
     /// nil when the network runs no dnsmasq (no DHCP and no DNS), or none was found.
     public var dnsmasq: DnsmasqInstance?
+    /// Live only: further bridges marked for this network. A renamed bridge has its
+    /// successor beside it from the creation of the new one until the old one is deleted,
+    /// after verification (or, when a run was killed in between, until the next run).
+    public var moreBridges: [DeviceState]
 
-    public init(name: String, device: DeviceState, chains: [ChainID: [FirewallRule]] = [:], dnsmasq: DnsmasqInstance? = nil) {
+    public init(
+        name: String, device: DeviceState, chains: [ChainID: [FirewallRule]] = [:], dnsmasq: DnsmasqInstance? = nil,
+        moreBridges: [DeviceState] = []
+    ) {
         self.name = name
         self.device = device
         self.chains = chains
         self.dnsmasq = dnsmasq
+        self.moreBridges = moreBridges
     }
 }
 
@@ -137,6 +145,13 @@ public struct DeviceState: Hashable, Sendable {
         self.addresses = addresses
         self.ipv6Disabled = ipv6Disabled
         self.arp = arp
+    }
+}
+
+extension DeviceState {
+    /// A device that is not there (a network's that is gone, or not made yet).
+    public static func absent(_ name: String) -> DeviceState {
+        DeviceState(name: name, owned: false, exists: false, up: false, addresses: [], ipv6Disabled: false, arp: .kernelDefault)
     }
 }
 

@@ -35,7 +35,8 @@ public struct Journal: Codable, Hashable, Sendable {
 
     /// What a person reads about an interrupted run.
     public var interruptedMessage: String {
-        let next = completed < units.count ? "; it stopped at: \(units[completed])" : ""
+        // `completed` comes from a file: a negative one must not index the units.
+        let next = units.indices.contains(completed) ? "; it stopped at: \(units[completed])" : ""
         return "the last run (\(command), pid \(pid), started \(started)) was interrupted after \(completed) of \(units.count) steps\(next). Converging."
     }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import MoatConfig
+
 /// Where moat keeps its files: configs, hosts and leases under the state dir; pid files,
 /// the lock and the journal under the run dir.
 public struct Paths: Hashable, Sendable {
@@ -27,6 +29,17 @@ public struct Paths: Hashable, Sendable {
     public func dnsmasqPidFile(_ network: String) -> String { "\(runDir)/dnsmasq-\(network).pid" }
     public var lockFile: String { "\(runDir)/moat.lock" }
     public var journal: String { "\(runDir)/journal.json" }
+
+    /// The file a write of `path` goes through before it is renamed over `path`, so readers
+    /// never see half a file. A run killed in the middle of that write leaves it behind.
+    public static func temporary(_ path: String) -> String { path + ".moat-new" }
+
+    /// Whether a network folder's entry `name` is what a killed run left: a write's
+    /// temporary file of one of the dnsmasq files, or the leases file (dnsmasq's own).
+    public func isLeftover(_ name: String, network: String) -> Bool {
+        let path = "\(networkDir(network))/\(name)"
+        return path == leaseFile(network) || [dnsmasqConfig(network), dhcpHostsFile(network), hostsFile(network)].map(Self.temporary).contains(path)
+    }
 }
 
 /// What an `interface:` network found on a device it does not own, before moat changed it;
@@ -51,6 +64,11 @@ public struct InterfaceRecord: Codable, Hashable, Sendable {
         self.wasUp = wasUp
         self.ipv6WasDisabled = ipv6WasDisabled
         self.arpWas = arpWas
+    }
+
+    /// The record in `text`, as moat keeps it in the state dir; throws the decoder's error.
+    public init(parsing text: String) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(text.utf8))
     }
 
     /// The record as moat keeps it in the state dir.

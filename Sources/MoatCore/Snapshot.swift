@@ -24,13 +24,25 @@ public struct Snapshot {
         public var hosts: String?
         /// The `interface.json` record of an `interface:` network.
         public var record: InterfaceRecord?
+        /// A leases file, a write's temporary file, a folder with nothing in it, or a pid file
+        /// that names no running dnsmasq: what a run killed while it wrote or removed the
+        /// network's files leaves.
+        public var leftover: Bool
 
-        public init(dnsmasqConfig: String? = nil, dhcpHosts: String? = nil, hosts: String? = nil, record: InterfaceRecord? = nil) {
+        public init(
+            dnsmasqConfig: String? = nil, dhcpHosts: String? = nil, hosts: String? = nil, record: InterfaceRecord? = nil,
+            leftover: Bool = false
+        ) {
             self.dnsmasqConfig = dnsmasqConfig
             self.dhcpHosts = dhcpHosts
             self.hosts = hosts
             self.record = record
+            self.leftover = leftover
         }
+
+        /// Whether any of the network's dnsmasq files is there. A run killed between two of its
+        /// writes (or removals) leaves some without the config; they are moat's to remove.
+        public var hasDnsmasqFiles: Bool { dnsmasqConfig != nil || dhcpHosts != nil || hosts != nil || leftover }
     }
 
     /// Everything read from the host, before anything is decided about ownership.
@@ -91,6 +103,12 @@ public struct Snapshot {
         return zip(arguments, arguments.dropFirst()).contains { $0 == "--conf-file" && $1 == config }
     }
 
+    /// Whether a `/proc/PID/cmdline` is a moat's: argv[0]'s basename starts with `moat`. A
+    /// journal whose pid runs something else was left by a run that is gone.
+    public static func isMoat(cmdline: String) -> Bool {
+        cmdline.split(separator: "\0").first?.split(separator: "/").last?.hasPrefix("moat") == true
+    }
+
     /// A network name as the file allows it, `[a-z][a-z0-9-]{0,14}`. Names read from the host
     /// (ifalias, chain names, file names) can be forged, so anything else is not a network.
     public static func isNetworkName(_ name: String) -> Bool {
@@ -101,13 +119,13 @@ public struct Snapshot {
 
     /// The bridges that carry a valid moat mark, one per network. Only bridges: moat creates
     /// nothing else, and taking a marked physical device as owned would let a forged alias get
-    /// it deleted. Two bridges with one mark: the first by name is the network's, the other
-    /// stays foreign (never touched).
-    static func ownedBridges(_ links: [Link]) -> [String: Link] {
-        var bridges: [String: Link] = [:]
+    /// it deleted. Two bridges with one mark (a renamed bridge beside its successor): both are
+    /// the network's, the first by name its device (`NetworkState.moreBridges`).
+    static func ownedBridges(_ links: [Link]) -> [String: [Link]] {
+        var bridges: [String: [Link]] = [:]
         for link in links.sorted(by: { $0.name < $1.name }) where link.kind == "bridge" {
-            guard let network = link.moatNetwork, isNetworkName(network), bridges[network] == nil else { continue }
-            bridges[network] = link
+            guard let network = link.moatNetwork, isNetworkName(network) else { continue }
+            bridges[network, default: []].append(link)
         }
         return bridges
     }
@@ -140,17 +158,20 @@ public struct Snapshot {
         }
 
         let names = Set(bridges.keys).union(networkChains.keys).union(pids.keys)
-            .union(files.filter { $0.value.record != nil || $0.value.dnsmasqConfig != nil }.keys)
+            .union(files.filter { $0.value.record != nil || $0.value.hasDnsmasqFiles }.keys)
 
         var claimed = Set<String>()
         var networks: [String: NetworkState] = [:]
         for name in names {
             let device: DeviceState
-            if let bridge = bridges[name] {
+            let marked = (bridges[name] ?? []).map { bridge in
                 claimed.insert(bridge.name)
-                device = DeviceState(
+                return DeviceState(
                     name: bridge.name, owned: true, exists: true, up: bridge.up, addresses: bridge.addresses,
                     ipv6Disabled: facts.ipv6Disabled[bridge.name] ?? true, arp: facts.arp[bridge.name] ?? .kernelDefault)
+            }
+            if let bridge = marked.first {
+                device = bridge
             } else if let record = files[name]?.record {
                 if let link = linksByName[record.device] {
                     claimed.insert(link.name)
@@ -168,12 +189,13 @@ public struct Snapshot {
 
             var dnsmasq: DnsmasqInstance?
             let networkFiles = files[name] ?? NetworkFiles()
-            if networkFiles.dnsmasqConfig != nil || pids[name] != nil {
+            if networkFiles.hasDnsmasqFiles || pids[name] != nil {
                 dnsmasq = DnsmasqInstance(
                     config: networkFiles.dnsmasqConfig ?? "", dhcpHosts: networkFiles.dhcpHosts ?? "",
                     hosts: networkFiles.hosts ?? "", pid: pids[name])
             }
-            networks[name] = NetworkState(name: name, device: device, chains: networkChains[name] ?? [:], dnsmasq: dnsmasq)
+            networks[name] = NetworkState(
+                name: name, device: device, chains: networkChains[name] ?? [:], dnsmasq: dnsmasq, moreBridges: Array(marked.dropFirst()))
         }
 
         var foreignLinks: [String: Link] = [:]

@@ -84,7 +84,7 @@ public struct LocalSystem: HostSystem {
         // A temporary file beside it, then rename: readers (dnsmasq on SIGHUP, the next
         // moat) see the old file or the new one, never half of one. Plain POSIX calls:
         // Foundation's atomic write took three times as long, which counts at 300 files.
-        let temporary = path + ".moat-new"
+        let temporary = Paths.temporary(path)
         var fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 && errno == ENOENT {
             try FileManager.default.createDirectory(

@@ -149,7 +149,11 @@ struct Executor: Sendable {
         if !removals.isEmpty {
             let removals = removals
             units.append(Unit(title: "remove \(count(removals.count, "file")) moat no longer needs") {
-                for file in removals { try system.remove(file) }
+                // With each file, the temporary file a killed write of it may have left.
+                for file in removals {
+                    try system.remove(Paths.temporary(file))
+                    try system.remove(file)
+                }
             })
         }
         if let cut = cutUnit(cuts, host: host) { units.append(cut) }

@@ -21,8 +21,9 @@ extension Snapshot {
         let firewall = IptablesBackend.parseSave(try await save)
 
         let ipForward = try system.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
-        let networkFiles = try readNetworkFiles(paths: paths, system: system)
-        let pids = try readDnsmasqPids(paths: paths, system: system)
+        var networkFiles = try readNetworkFiles(paths: paths, system: system)
+        let (pids, stalePidFiles) = try readDnsmasqPids(paths: paths, system: system)
+        for network in stalePidFiles { networkFiles[network, default: NetworkFiles()].leftover = true }
 
         var ipv6Disabled: [String: Bool] = [:]
         var arp: [String: ARPSettings] = [:]
@@ -45,8 +46,8 @@ extension Snapshot {
             // interruption; this process's own journal is not either. A pid since taken by
             // another program is.
             if let found = journal, found.pid != system.processID {
-                let program = try system.read("/proc/\(found.pid)/cmdline")?.split(separator: "\0").first?.split(separator: "/").last
-                interrupted = !(system.isRunning(found.pid) && program?.hasPrefix("moat") == true)
+                let cmdline = try system.read("/proc/\(found.pid)/cmdline")
+                interrupted = !(system.isRunning(found.pid) && cmdline.map(isMoat) == true)
             }
         }
 
@@ -81,10 +82,11 @@ extension Snapshot {
             var entry = NetworkFiles(
                 dnsmasqConfig: try system.read(paths.dnsmasqConfig(name)),
                 dhcpHosts: try system.read(paths.dhcpHostsFile(name)),
-                hosts: try system.read(paths.hostsFile(name)))
+                hosts: try system.read(paths.hostsFile(name)),
+                leftover: try Self.holdsLeftovers(name, paths: paths, system: system))
             if let json = try system.read(paths.interfaceRecord(name)) {
                 do {
-                    entry.record = try JSONDecoder().decode(InterfaceRecord.self, from: Data(json.utf8))
+                    entry.record = try InterfaceRecord(parsing: json)
                 } catch {
                     // moat wrote it, and it is what `destroy` restores the device from: guessing
                     // would risk leaving the user's device wrong, so stop and say where.
@@ -99,20 +101,32 @@ extension Snapshot {
         return found
     }
 
+    /// Whether a network's folder is empty or holds what a killed run left (see `Paths.isLeftover`).
+    static func holdsLeftovers(_ network: String, paths: Paths, system: any HostSystem) throws -> Bool {
+        let entries = try system.list(paths.networkDir(network))
+        return entries.isEmpty || entries.contains { paths.isLeftover($0, network: network) }
+    }
+
     /// The pids of moat's dnsmasqs: pid files `dnsmasq-<network>.pid` in the run dir, each kept
     /// only when /proc/PID/cmdline is a dnsmasq reading that network's config (a stale pid file
-    /// may name a pid since reused by anything).
-    static func readDnsmasqPids(paths: Paths, system: any HostSystem) throws -> [String: Int32] {
+    /// may name a pid since reused by anything). `stale`: the networks whose pid file names
+    /// no such process, a leftover for the diff to remove.
+    static func readDnsmasqPids(paths: Paths, system: any HostSystem) throws -> (pids: [String: Int32], stale: [String]) {
         var pids: [String: Int32] = [:]
+        var stale: [String] = []
         for entry in try system.list(paths.runDir) where entry.hasPrefix("dnsmasq-") && entry.hasSuffix(".pid") {
             let name = String(entry.dropFirst("dnsmasq-".count).dropLast(".pid".count))
-            guard isNetworkName(name), let pid = try system.read(paths.dnsmasqPidFile(name)).flatMap(parsePid),
+            guard isNetworkName(name) else { continue }
+            guard let pid = try system.read(paths.dnsmasqPidFile(name)).flatMap(parsePid),
                 let cmdline = try system.read("/proc/\(pid)/cmdline"),
                 isDnsmasq(cmdline: cmdline, config: paths.dnsmasqConfig(name))
-            else { continue }
+            else {
+                stale.append(name)
+                continue
+            }
             pids[name] = pid
         }
-        return pids
+        return (pids, stale)
     }
 
     private static func isOne(_ text: String) -> Bool {

@@ -147,6 +147,7 @@ public struct Reconciler: Sendable {
         if case .apply = goal { try checkReachableByDnsmasq(paths.stateDir) }
         let lock = try system.lock(paths.lockFile, holder: holder, timeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
+        try await settleInterruptedStarts()
         var live = try await snapshot()
         if let journal = live.records.journal {
             // Under the lock, a journal can only be a dead run's, whoever has its pid now.
@@ -167,7 +168,18 @@ public struct Reconciler: Sendable {
         // The journal goes once the host is as a plan left it: converged, rolled back, or
         // applied but for a last step the error names. After a failed rollback it stays, so
         // the next run says the last one was interrupted and restarts what it touched.
-        if (failure as? MoatError)?.kind != .rollbackFailed { try system.remove(paths.journal) }
+        if (failure as? MoatError)?.kind != .rollbackFailed {
+            do {
+                try system.remove(paths.journal)
+            } catch {
+                // After a failure, that failure is what the user needs; the journal left behind
+                // only makes the next run converge.
+                guard failure == nil else { throw failure ?? error }
+                throw MoatError(
+                    "\(run.goal.command) applied and verified the changes, but could not remove its journal \(paths.journal): \(error)"
+                        + "\nthe next run will take this one for interrupted, and converge")
+            }
+        }
         if let failure { throw failure }
         return .done(run)
     }
@@ -218,9 +230,9 @@ public struct Reconciler: Sendable {
         }
         for (index, unit) in executor.units(for: later, host: verified).enumerated() {
             journal.completed = units.count + index
-            try journal.save(to: system, paths: paths)
             progress("[\(units.count + index + 1)/\(total)] \(unit.title)")
             do {
+                try journal.save(to: system, paths: paths)
                 try await unit.work()
             } catch {
                 throw MoatError(

@@ -55,7 +55,9 @@ struct HostOptions: ParsableArguments {
     }
 
     func reconciler() -> Reconciler {
-        Reconciler(system: LocalSystem(), paths: paths, progress: { Terminal.standardError.write($0) })
+        // The test points are off unless a test sets their variables (see TestPointSystem).
+        let system = TestPointSystem.wrapping(LocalSystem(), environment: ProcessInfo.processInfo.environment)
+        return Reconciler(system: system, paths: paths, progress: { Terminal.standardError.write($0) })
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MoatConfig
 import MoatHost
+import MoatTestSupport
 import Testing
 
 /// Files built to hurt a parser: each must come back as an error diagnostic, without a
@@ -62,7 +63,7 @@ struct HostileInputTests {
 
     @Test("3 KB of random bytes are refused", arguments: 1...20)
     func randomBytes(seed: UInt64) {
-        var generator = SplitMix(seed: seed)
+        var generator = SeededRandom(seed: seed)
         let bytes = (0..<3072).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let check = ConfigLoader.check(bytes: bytes, file: "random.bin")
         #expect(check.config == nil)
@@ -71,7 +72,7 @@ struct HostileInputTests {
 
     @Test("3 KB of random printable text is refused", arguments: 1...20)
     func randomText(seed: UInt64) {
-        var generator = SplitMix(seed: seed)
+        var generator = SeededRandom(seed: seed)
         let alphabet = Array(" \n\n\n  :-[]{},&*!|>'\"#%@`?abcdefxyz0123456789.")
         let text = String((0..<3072).map { _ in alphabet.randomElement(using: &generator) ?? " " })
         let check = ConfigLoader.check(text: text, file: "random.yaml")
@@ -161,18 +162,5 @@ struct HostileInputTests {
     func tabIndentation() {
         let check = ConfigLoader.check(text: "version: 1\nnetworks:\n\tlab: {}\n", file: "tab.yaml")
         expectError(check, "indent with spaces")
-    }
-}
-
-/// A small seeded generator, so a failing random case can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

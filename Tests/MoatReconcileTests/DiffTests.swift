@@ -121,6 +121,25 @@ struct DiffTests {
         #expect(plan.steps.contains { $0.network == "dmz" && $0.operations.contains(.stopDnsmasq(network: "dmz", pid: 4003)) })
     }
 
+    @Test("a rename under way, the old and the new bridge both marked: the file's is kept, the other deleted after verification, whichever sorts first")
+    func renameUnderWay() {
+        for (old, new) in [("virbr10", "virbr10x"), ("virbr9", "virbr10")] {
+            var renamed = labConfig(withDMZ: false)
+            renamed.networks[0].device = .bridge(new)
+            let wanted = DesiredState.render(renamed, paths: paths)
+            var live = deployed(wanted)
+            var oldBridge = wanted.networks["lab"]!.device
+            oldBridge.name = old
+            live.networks["lab"]?.moreBridges = [oldBridge]
+            let plan = Diff.plan(desired: wanted, live: live, paths: paths)
+            #expect(plan.steps.map { "\($0.subject) \($0.action.rawValue)" } == ["bridge \(old) delete"], "\(old) → \(new)")
+            #expect(plan.steps.first?.operations == [.deleteBridge(old)])
+            #expect(plan.steps.allSatisfy { $0.operations.allSatisfy(\.phase.runsAfterVerify) })
+            let removal = Diff.plan(desired: HostState(), live: live, paths: paths)
+            #expect(Set(removal.steps.flatMap(\.operations).compactMap { if case .deleteBridge(let name) = $0 { name } else { nil } }) == [old, new])
+        }
+    }
+
     @Test("a duplicated jump is replaced by one")
     func duplicatedJump() throws {
         var live = deployed(desired)
@@ -173,6 +192,66 @@ struct DiffTests {
                 .link(.deleteAddress("enp6s0", IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24))), .link(.setDown("enp6s0")),
                 .disableIPv6(device: "enp6s0", false), .setARP(device: "enp6s0", .kernelDefault), .removeFiles([paths.interfaceRecord("board"), paths.networkDir("board")]),
             ])
+    }
+
+    @Test("a network renamed on the same bridge takes the bridge over (re-marked, its ports stay); the old name's chains and dnsmasq go")
+    func renamedOnItsBridge() throws {
+        var renamed = labConfig(withDMZ: false)
+        renamed.networks[0].name = "lab2"
+        let wanted = DesiredState.render(renamed, paths: paths)
+        let live = deployed(DesiredState.render(labConfig(withDMZ: false), paths: paths))
+        let plan = Diff.plan(desired: wanted, live: live, paths: paths)
+        let operations = plan.steps.flatMap(\.operations)
+        #expect(operations.contains(.link(.setAlias("virbr10", "moat:lab2"))))
+        #expect(!operations.contains { if case .deleteBridge = $0 { true } else if case .link(.delete) = $0 { true } else { false } })
+        #expect(!operations.contains(.link(.addBridge("virbr10"))))
+        #expect(operations.contains(.stopDnsmasq(network: "lab", pid: 4003)) && operations.contains(.startDnsmasq(network: "lab2")))
+        // Back the other way (a rollback): the same handover.
+        let back = Diff.plan(desired: live, live: deployed(wanted), paths: paths)
+        #expect(back.steps.flatMap(\.operations).contains(.link(.setAlias("virbr10", "moat:lab"))))
+    }
+
+    @Test("a network renamed on the same interface keeps the record of before moat and touches the device not at all")
+    func renamedOnItsInterface() throws {
+        let address = IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24)
+        let board = Network(name: "board2", device: .interface("enp6s0"), address: address, dhcp: DHCP(range: nil))
+        let wanted = DesiredState.render(Config(networks: [board]), paths: paths)
+        var live = HostState()
+        live.networks["board"] = NetworkState(
+            name: "board", device: DeviceState(name: "enp6s0", owned: false, up: true, addresses: [address], ipv6Disabled: true, arp: .strict))
+        let record = InterfaceRecord(device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
+        let plan = Diff.plan(desired: wanted, live: live, context: DiffContext(interfaceRecords: ["board": record]), paths: paths)
+        let operations = plan.steps.flatMap(\.operations)
+        #expect(operations.contains(.writeInterfaceRecord(network: "board2", record)))
+        #expect(operations.contains(.removeFiles([paths.interfaceRecord("board"), paths.networkDir("board")])))
+        #expect(!operations.contains { if case .link = $0 { true } else if case .setARP = $0 { true } else if case .disableIPv6 = $0 { true } else { false } }, "\(operations)")
+        #expect(Conflicts.find(config: Config(networks: [board]), live: live).isEmpty)
+    }
+
+    @Test("a network moved from an interface to a bridge gives the interface back; from a bridge to an interface, the bridge goes after verification")
+    func interfaceAndBridge() throws {
+        let address = IPv4CIDR(address: IPv4Address(0x0A14_0001), prefix: 24)
+        let onInterface = DesiredState.render(Config(networks: [Network(name: "board", device: .interface("enp6s0"), address: address, dhcp: DHCP(range: nil))]), paths: paths)
+        let onBridge = DesiredState.render(Config(networks: [Network(name: "board", device: .bridge("br-board"), address: address, dhcp: DHCP(range: nil))]), paths: paths)
+        let record = InterfaceRecord(device: "enp6s0", address: "10.20.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
+
+        var configured = HostState()
+        configured.networks["board"] = NetworkState(
+            name: "board", device: DeviceState(name: "enp6s0", owned: false, up: true, addresses: [address], ipv6Disabled: true, arp: .strict))
+        let toBridge = Diff.plan(desired: onBridge, live: configured, context: DiffContext(interfaceRecords: ["board": record]), paths: paths)
+        let forward = toBridge.steps.flatMap(\.operations)
+        #expect(forward.contains(.link(.deleteAddress("enp6s0", address))) && forward.contains(.link(.setDown("enp6s0"))))
+        #expect(forward.contains(.removeFiles([paths.interfaceRecord("board")])))
+        #expect(forward.contains(.link(.addBridge("br-board"))))
+
+        var bridged = HostState()
+        bridged.networks["board"] = NetworkState(name: "board", device: onBridge.networks["board"]!.device)
+        bridged.foreignLinks["enp6s0"] = Link(name: "enp6s0", kind: "veth", up: false, addresses: [], ipv6Disabled: false)
+        let toInterface = Diff.plan(desired: onInterface, live: bridged, paths: paths)
+        let backward = toInterface.steps.flatMap(\.operations)
+        #expect(backward.contains(.deleteBridge("br-board")))
+        #expect(backward.contains { if case .writeInterfaceRecord(network: "board", _) = $0 { true } else { false } })
+        #expect(backward.contains(.link(.addAddress("enp6s0", address))))
     }
 
     @Test("a network moved to another interface gives the old one back and keeps the new one's record")

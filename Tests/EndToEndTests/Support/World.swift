@@ -306,6 +306,15 @@ struct StandIns {
             """)
     }
 
+    /// `program` fails like `failing`, but only its first call whose arguments contain
+    /// `trigger` (any call when nil): a fault that strikes the apply and spares its rollback.
+    func failingOnce(_ program: String, when trigger: String? = nil, message: String) throws {
+        let real = try Self.real(program)
+        let struck = Self.quoted(folder.appendingPathComponent("struck-\(program)").path)
+        let test = trigger.map { "case \"$*\" in *\(Self.quoted($0))*) ;; *) exec \(real) \"$@\" ;; esac\n" } ?? ""
+        try write(program, test + "[ -e \(struck) ] && exec \(real) \"$@\"\n: > \(struck)\necho \(Self.quoted(message)) >&2\nexit 1\n")
+    }
+
     /// `program` waits (bounded) for `gate` to exist before it runs the real one, when its
     /// arguments contain `trigger`; `waiting` gets its pid once it waits.
     func gated(_ program: String, when trigger: String) throws -> (gate: String, waiting: String) {
@@ -362,7 +371,10 @@ extension TestHost {
     }
 
     /// Whether a dnsmasq started with this host's state dir runs anywhere (read from /proc).
-    func anyDnsmasqAlive() -> [Int32] {
+    func anyDnsmasqAlive() -> [Int32] { Self.dnsmasqs(reading: stateDir) }
+
+    /// The dnsmasq processes reading a config under `stateDir`, whoever started them.
+    static func dnsmasqs(reading stateDir: String) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
             let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
@@ -371,7 +383,6 @@ extension TestHost {
         }
     }
 
-    /// The plan's step lines (`+ lab  bridge virbr10: …`) as (network, text).
     /// The step lines of a plan (`  + lab  bridge virbr10: create (...)`), not the changes
     /// printed under them.
     static func steps(of plan: String) -> [(network: String, line: String)] {
