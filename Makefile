@@ -99,7 +99,7 @@ bench: deps
 	$(SWIFT) build -c release --product moat
 	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
 
-## fuzz: libFuzzer on each parser of what moat reads (Fuzz/), FUZZ_SECONDS each, one after the other
+## fuzz: libFuzzer on each parser of what moat reads (Sources/MoatFuzzTargets, driven by Fuzz/), FUZZ_SECONDS each, one after the other
 ## (FUZZ_TARGETS=... for some); corpora seeded from the fixtures, crash inputs and logs in .build-fuzz.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=

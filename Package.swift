@@ -6,8 +6,8 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let package = Package(
     name: "moat",
     platforms: [.macOS(.v15)],
-    // The libraries are products for the fuzz package (Fuzz/Package.swift) only.
-    products: [.executable(name: "moat", targets: ["moat"])] + ["MoatConfig", "MoatCore"].map { .library(name: $0, targets: [$0]) },
+    // The fuzz targets are a product for the fuzz package (Fuzz/Package.swift) only.
+    products: [.executable(name: "moat", targets: ["moat"]), .library(name: "MoatFuzzTargets", targets: ["MoatFuzzTargets"])],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,6 +56,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Everything moat reads, each driven as moat drives it, for the fuzzer (Fuzz/) and
+        // for FuzzRegressionTests, which replays what the fuzzer found.
+        .target(
+            name: "MoatFuzzTargets",
+            dependencies: ["MoatConfig", "MoatCore"],
+            swiftSettings: strict
+        ),
         // What several test targets share (a line diff for golden comparisons).
         .target(
             name: "MoatTestSupport",
@@ -71,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MoatHostTests",
-            dependencies: ["MoatConfig", "MoatCore", "MoatReconcile", "MoatHost", "MoatTestSupport"],
+            dependencies: ["MoatConfig", "MoatCore", "MoatReconcile", "MoatHost", "MoatTestSupport", "MoatFuzzTargets"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make fuzz`: builds the fuzz package (Fuzz/Package.swift) into .build-fuzz and runs each
-# libFuzzer target for SECONDS, one after the other.
+# fuzz target (Sources/MoatFuzzTargets) for SECONDS, one after the other.
 #
 #   Fuzz/fuzz.sh SECONDS [TARGET...]     (every target when none is named)
 #
@@ -16,18 +16,20 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
-all=(config ip-addr ip-route iptables-save leases pid-cmdline listeners resolv-conf journal interface-record saved-plan conntrack)
-if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 swift=${SWIFT:-swift}
 scratch=.build-fuzz
 build=("$swift" build --package-path Fuzz --scratch-path "$scratch" -c release --sanitize=fuzzer)
 
+"${build[@]}" || exit 1
+fuzzer=$("${build[@]}" --show-bin-path)/moat-fuzz || exit 1
+# Swift's own backtracer would take the crash signal from libFuzzer, which then keeps no input.
+export SWIFT_BACKTRACE=enable=no
+
+mapfile -t all < <("$fuzzer" --list)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 for target in "${targets[@]}"; do
     case " ${all[*]} " in *" $target "*) ;; *) echo "fuzz: unknown target $target (targets: ${all[*]})" >&2; exit 64 ;; esac
 done
-
-"${build[@]}" || exit 1
-bin=$("${build[@]}" --show-bin-path) || exit 1
 
 # The fixtures each target starts from, one path a line.
 fixtures() {
@@ -70,14 +72,13 @@ for target in "${targets[@]}"; do
     if [ "$target" = saved-plan ]; then
         # No saved plan is kept in the tree: the target writes one per valid config fixture.
         mapfile -t configs < <(fixtures config)
-        SWIFT_BACKTRACE=enable=no "$bin/fuzz-saved-plan" --write-seeds="$corpus" "${configs[@]}" || exit 1
+        "$fuzzer" --write-plan-seeds="$corpus" "${configs[@]}" || exit 1
     fi
     echo "fuzz: $target for ${seconds}s, $(find "$corpus" -type f | wc -l) inputs in $corpus"
     dict=$(dictionary "$target")
     before=$(find "$artifacts" -type f | wc -l)
-    # Swift's own backtracer would take the crash signal from libFuzzer, which then keeps no input.
     # shellcheck disable=SC2086
-    SWIFT_BACKTRACE=enable=no "$bin/fuzz-$target" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
+    "$fuzzer" --target="$target" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
         -rss_limit_mb=2048 -artifact_prefix="$artifacts/" ${dict:+-dict="$dict"} ${FUZZ_FLAGS:-} "$corpus" > "$log" 2>&1
     status=$?
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -69,27 +69,13 @@ public struct Reconciler: Sendable {
     /// config. The plan carries the rails' warnings and what waits. After an interrupted
     /// run it restarts the dnsmasqs that run touched, as `apply` will.
     public func plan(config file: Config, live: HostState) throws -> (desired: HostState, plan: Plan, config: Config) {
-        let placement = Placement.place(file, on: live)
-        let config = placement.config
-        let context = DiffContext(live)
-        var problems = placement.problems
-        problems += Conflicts.find(config: config, live: live)
-        problems += SafetyRails.sharedInterfaces(config: config, live: live, records: context.interfaceRecords)
-        problems += try takenPorts(config: config, live: live)
+        let placement = Planning.check(file, on: live)
+        let problems = placement.problems + (try takenPorts(config: placement.config, live: live))
         guard problems.isEmpty else {
             throw MoatError("the host is in the way of the file:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
-        let desired = DesiredState.render(config, paths: paths, upstream: live.resolvers)
-        var plan = Diff.plan(desired: desired, live: live, context: context, paths: paths)
-        plan.steps += ConnectionCut.steps(config: config, desired: desired, live: live)
-        plan.warnings = SafetyRails.warnings(config: config, live: live)
-        plan.waiting = placement.waiting
-        let gone = Set(placement.waiting.map(\.network))
-        for index in plan.steps.indices where plan.steps[index].code == .notInFile && gone.contains(plan.steps[index].network ?? "") {
-            plan.steps[index].reason = "its device is gone; the network waits for it"
-            plan.steps[index].code = .waiting
-        }
-        return (desired, plan, config)
+        let planned = Planning.plan(placement, live: live, paths: paths)
+        return (planned.desired, planned.plan, placement.config)
     }
 
     /// The run `goal` needs on `live`.
@@ -99,12 +85,8 @@ public struct Reconciler: Sendable {
             let planned = try plan(config: file, live: live)
             return PreparedRun(goal: .apply(planned.config), before: live, plan: planned.plan, leaving: [])
         case .destroy(let declared):
-            let leaving = declared ?? Set(live.networks.keys)
-            var context = DiffContext(live, leaving: declared == nil ? "moat destroy --all" : "moat destroy")
-            context.code = .destroy
-            context.restartDnsmasq = []  // what leaves is stopped, not restarted
-            let plan = Diff.plan(desired: live.without(networks: leaving), live: live, context: context, paths: paths)
-            return PreparedRun(goal: goal, before: live, plan: plan, leaving: leaving)
+            let planned = Planning.destroy(declared, live: live, paths: paths)
+            return PreparedRun(goal: goal, before: live, plan: planned.plan, leaving: planned.leaving)
         }
     }
 
