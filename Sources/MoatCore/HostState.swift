@@ -30,12 +30,17 @@ public struct HostState: Hashable, Sendable {
     /// Every physical device (`Link.isPhysical`), moat's `interface:` devices among them,
     /// by name, with its MAC (live only): where `interface: {mac: ...}` looks.
     public var physicalDevices: [String: String]
+    /// The group of every link not in the default one, moat's and foreign, by name (live
+    /// only): what `LinkCommand.deletion(of:host:)` must not delete with moat's bridges.
+    public var linkGroups: [String: String]
 
     public init(
         ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [FirewallRule]] = [:],
         jumps: [ChainID: [FirewallRule]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = [],
-        records: MoatRecords = MoatRecords(), resolvers: [String] = [], physicalDevices: [String: String] = [:]
+        records: MoatRecords = MoatRecords(), resolvers: [String] = [], physicalDevices: [String: String] = [:],
+        linkGroups: [String: String] = [:]
     ) {
+        self.linkGroups = linkGroups
         self.physicalDevices = physicalDevices
         self.records = records
         self.resolvers = resolvers
@@ -189,11 +194,14 @@ public struct Link: Hashable, Sendable {
     /// Lower-case; the permanent address where the kernel reports one, else the current one.
     public var mac: String?
     public var loopback: Bool
+    /// The link group as `ip` prints it: `default`, a number, or a name of /etc/iproute2/group.
+    public var group: String
 
     public init(
         name: String, kind: String? = nil, alias: String? = nil, up: Bool = false, addresses: [IPv4CIDR] = [], ipv6Disabled: Bool = false,
-        arp: ARPSettings = .kernelDefault, mac: String? = nil, loopback: Bool = false
+        arp: ARPSettings = .kernelDefault, mac: String? = nil, loopback: Bool = false, group: String = "default"
     ) {
+        self.group = group
         self.mac = mac
         self.loopback = loopback
         self.name = name

@@ -5,7 +5,7 @@ import MoatConfig
 // values out, so the snapshot's reading of the host is tested on real captured output.
 
 /// The links of `ip -j -d addr show`: name, kind (`linkinfo.info_kind`), ifalias, the UP flag,
-/// the MAC (the permanent one where the kernel reports it) and the IPv4 addresses. One command gives all of it, so the snapshot needs no `ip link` as well.
+/// the MAC (the permanent one where the kernel reports it), the link group and the IPv4 addresses. One command gives all of it, so the snapshot needs no `ip link` as well.
 /// `ipv6Disabled` is left false: `ip` does not show it (the snapshot reads it from /proc).
 public func parseIPAddr(json: String) throws -> [Link] {
     let entries = try decodeIPJSON([IPAddrEntry].self, json, command: "ip -j -d addr show")
@@ -19,7 +19,8 @@ public func parseIPAddr(json: String) throws -> [Link] {
         return Link(
             name: entry.ifname, kind: entry.linkinfo?.info_kind, alias: entry.ifalias,
             up: entry.flags?.contains("UP") ?? false, addresses: addresses,
-            mac: (entry.permaddr ?? entry.address).map { $0.lowercased() }, loopback: entry.link_type == "loopback")
+            mac: (entry.permaddr ?? entry.address).map { $0.lowercased() }, loopback: entry.link_type == "loopback",
+            group: entry.group ?? "default")
     }
 }
 
@@ -58,6 +59,7 @@ private struct IPAddrEntry: Decodable {
     var address: String?
     var permaddr: String?
     var link_type: String?
+    var group: String?
     var linkinfo: LinkInfo?
     var addr_info: [AddrInfo]?
 

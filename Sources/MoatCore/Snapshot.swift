@@ -215,7 +215,9 @@ public struct Snapshot {
             resolvers: DnsmasqConfig.upstream(resolvConf: facts.resolvConf),
             physicalDevices: Dictionary(
                 facts.links.compactMap { link in link.isPhysical ? link.mac.map { (link.name, $0) } : nil },
-                uniquingKeysWith: { first, _ in first }))
+                uniquingKeysWith: { first, _ in first }),
+            linkGroups: Dictionary(
+                facts.links.compactMap { $0.group == "default" ? nil : ($0.name, $0.group) }, uniquingKeysWith: { first, _ in first }))
     }
 
     /// The pid a pid file names; nil unless it is a positive number.

@@ -69,6 +69,7 @@ struct Executor: Sendable {
     func units(phase operations: [MoatCore.Operation], host: HostState) -> [Unit] {
         var units: [Unit] = []
         var links: [LinkCommand] = []
+        var doomedBridges: [String] = []
         var cuts: [(network: String, config: Config)] = []
         var firewall: [MoatCore.Operation] = []
         var sysctls: [(device: String, key: String, value: String)] = []
@@ -79,7 +80,7 @@ struct Executor: Sendable {
         for operation in operations {
             switch operation {
             case .link(let command): links.append(command)
-            case .deleteBridge(let device): links.append(.delete(device))
+            case .deleteBridge(let device): doomedBridges.append(device)
             case .disableIPv6(let device, let on):
                 sysctls.append((device, "net/ipv6/conf/\(device)/disable_ipv6", on ? "1" : "0"))
             case .setARP(let device, let arp):
@@ -126,9 +127,9 @@ struct Executor: Sendable {
             let title = instances.isEmpty ? "start dnsmasq of" : "write dnsmasq files and start dnsmasq of"
             units.append(Unit(title: "\(title) \(Self.names(starts))") { try await startDnsmasqs(starts, writing: instances) })
         }
-        if !links.isEmpty {
-            let lines = LinkCommand.batch(links)
-            units.append(Unit(title: "ip -batch: \(count(lines.count, "device and address change"))") {
+        if !links.isEmpty || !doomedBridges.isEmpty {
+            let lines = LinkCommand.deletion(of: doomedBridges, host: host) + LinkCommand.batch(links)
+            units.append(Unit(title: "ip -batch: \(count(links.count + doomedBridges.count, "device and address change"))") {
                 try await system.check(["ip", "-batch", "-"], input: lines.joined(separator: "\n") + "\n")
             })
         }

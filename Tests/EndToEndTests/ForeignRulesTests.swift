@@ -1,4 +1,5 @@
 import Foundation
+import MoatCore
 import MoatTestSupport
 import Testing
 
@@ -34,6 +35,10 @@ extension EndToEnd {
                 try host.exec(["ip", "link", "add", "br-user", "type", "bridge"])
                 try host.exec(["ip", "addr", "add", "10.9.0.1/24", "dev", "br-user"])
                 try host.exec(["ip", "link", "set", "br-user", "up"])
+                // A device of the user's in the link group moat deletes its bridges by: they go
+                // one by one then, and this one stays.
+                try host.exec(["ip", "link", "add", "grp-user", "type", "veth", "peer", "name", "grp-peer"])
+                try host.exec(["ip", "link", "set", "grp-user", "group", "\(LinkCommand.deletionGroup)"])
                 let forwarding = try host.exec(["sysctl", "-n", "net.ipv4.ip_forward"])
                 let before = try host.fingerprint()
                 let foreignBefore = try foreignRules(host)

@@ -74,6 +74,16 @@ struct SnapshotAssemblyTests {
         #expect(Array(state.foreignLinks.keys) == ["lo"])
     }
 
+    @Test("the links outside the default group are known by name, moat's and foreign, as ip prints the group")
+    func linkGroups() throws {
+        #expect(Snapshot.assemble(try facts("many")).linkGroups.isEmpty)
+        let json = #"[{"ifname":"virbr10","group":"1836019060","ifalias":"moat:lab","linkinfo":{"info_kind":"bridge"}},"#
+            + #"{"ifname":"eth0","group":"default"},{"ifname":"gear0","group":"lab-gear"}]"#
+        let state = Snapshot.assemble(Snapshot.Facts(links: try parseIPAddr(json: json)))
+        #expect(state.networks["lab"] != nil)
+        #expect(state.linkGroups == ["virbr10": "1836019060", "gear0": "lab-gear"])
+    }
+
     @Test("fifty networks from the captured host with fifty bridges")
     func many() throws {
         let state = Snapshot.assemble(try facts("many"))

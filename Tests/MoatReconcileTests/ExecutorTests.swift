@@ -51,6 +51,33 @@ struct ExecutorTests {
         #expect(system.file(paths.ipForwardRecord) == "0\n")
     }
 
+    @Test("bridges deleted together join moat's link group and go in one request; a lone bridge, or a group a staying link may be in, one request each")
+    func bridgesGoInOneRequest() async throws {
+        let group = LinkCommand.deletionGroup
+        #expect(group == 1_836_015_988)
+        let together = ["link set dev mb1 group \(group)", "link set dev mb2 group \(group)", "link del group \(group)"]
+        // Foreign devices in other numbered groups, and a doomed bridge in moat's group (a killed deletion's), do not matter.
+        let host = HostState(linkGroups: ["eth0": "7", "mb2": "\(group)"])
+        #expect(LinkCommand.deletion(of: ["mb1", "mb2"], host: host) == together)
+        #expect(LinkCommand.deletion(of: ["mb1"], host: HostState()) == ["link del dev mb1"])
+        #expect(LinkCommand.deletion(of: [], host: HostState()) == [])
+        // A link that stays in moat's group, or in a group ip names (a number moat cannot see).
+        for staying in ["\(group)", "lab-gear"] {
+            #expect(LinkCommand.deletion(of: ["mb1", "mb2"], host: HostState(linkGroups: ["keep0": staying])) == ["link del dev mb1", "link del dev mb2"])
+        }
+
+        // The destroy of two networks: their bridges go in the one batch after verification.
+        let live = DesiredState.render(labConfig(), paths: paths)
+        let plan = Diff.plan(desired: HostState(), live: live, paths: paths)
+        let later = plan.steps.flatMap(\.operations).filter(\.phase.runsAfterVerify)
+        let system = FakeHost()
+        for unit in Executor(system: system, paths: paths).units(for: later, host: live) { try await unit.work() }
+        let bridges = later.compactMap { if case .deleteBridge(let name) = $0 { name } else { nil } }
+        #expect(Set(bridges) == Set(live.networks.values.filter(\.device.owned).map(\.device.name)) && bridges.count == 2)
+        let batch = zip(system.commands, system.standardInputs).first { $0.0 == ["ip", "-batch", "-"] }?.1
+        #expect(batch == (bridges.map { "link set dev \($0) group \(group)" } + ["link del group \(group)"]).joined(separator: "\n") + "\n")
+    }
+
     @Test("forwarding goes on only after the isolation rules are in, and off before they go")
     func forwardingWaitsForTheFirewall() {
         let executor = Executor(system: FakeHost(), paths: paths)
