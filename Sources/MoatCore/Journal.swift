@@ -24,10 +24,12 @@ public struct Journal: Codable, Hashable, Sendable {
     }
 
     /// The journal in `text`; nil when it cannot be read (a journal half-written by a run
-    /// killed at that moment says nothing more than its absence would).
+    /// killed at that moment says nothing more than its absence would). Only valid network
+    /// names are kept of `dnsmasqNetworks`: the next run builds paths from them.
     public init?(parsing text: String) {
         guard let journal = try? JSONDecoder().decode(Journal.self, from: Data(text.utf8)) else { return nil }
         self = journal
+        dnsmasqNetworks = journal.dnsmasqNetworks.filter(Snapshot.isNetworkName)
     }
 
     /// The journal as moat writes it.

@@ -125,6 +125,10 @@ struct SnapshotReadTests {
         #expect(try await read(reused).journalInterrupted, "the pid is another program's now")
         let zombie = ["/proc/999/stat": "999 (moat) Z 1 2 3", "/proc/999/cmdline": ""]
         #expect(try await read(zombie).journalInterrupted)
+        // A forged journal's network names become paths: only valid ones are kept.
+        var forged = journal
+        forged.dnsmasqNetworks = ["lab", "../../etc/passwd", "Lab", ""]
+        #expect(Journal(parsing: forged.text)?.dnsmasqNetworks == ["lab"])
     }
 
     @Test("a corrupt interface record is an error naming the file")
