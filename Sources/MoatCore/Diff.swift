@@ -168,10 +168,10 @@ public enum Diff {
                         reason: "handed over from network \(previous.name), renamed in the file (its ports stay)",
                         operations: [.link(.setAlias(wanted.device.name, Mark.of(network: name)))], code: .changed))
             } else if let record = context.interfaceRecords[name] {
-                // The network was on an interface: given back as it was, its record forgotten.
-                var back = interfaceRestoreSteps(recordedDevice(record, network: name, found: live, host: host), record: record, paths: paths, forget: false)
-                back[0].operations.append(Operation.removeFiles([paths.interfaceRecord(name)]))
-                steps += back
+                // The network was on an interface: given back as it was, its record forgotten
+                // (and its folder, unless dnsmasq files keep it: a rollback to a bridge network
+                // without DHCP or DNS must not leave the folder the record was written into).
+                steps += interfaceRestoreSteps(recordedDevice(record, network: name, found: live, host: host), record: record, paths: paths)
             }
             steps += bridgeSteps(wanted, live: live, wantedDevices: wantedDevices)
         } else {

@@ -53,6 +53,48 @@ extension EndToEnd {
             }
         }
 
+        @Test("a failed apply that moves a network without DHCP or DNS from its bridge to an interface leaves no record and no folder")
+        func bridgeToInterfaceRollsBack() async throws {
+            // Found by the soak (MOAT_SEED=1796307517, step 39): the rollback removed the
+            // interface record but left the folder it was written into, which the next
+            // snapshot took for a dnsmasq's leftover, so the rollback did not verify (exit 3).
+            try await withHost("rbi") { host in
+                try host.exec(["ip", "link", "add", "mi0", "type", "veth", "peer", "name", "mi0-peer"])
+                let onBridge = try host.file("bridge.yaml", """
+                    version: 1
+                    networks:
+                      board:
+                        bridge: br-board
+                        address: 10.74.0.1/24
+                        dhcp: false
+                        dns: false
+
+                    """)
+                try #require(try host.moat(["apply", onBridge]).status == 0)
+                // The image, not the fingerprint: mi0 keeps the qdisc the kernel gave it when it
+                // was first set up, which is no state of moat's.
+                let before = try host.image()
+                let standIns = try StandIns(in: host)
+                try standIns.failingOnce("iptables-restore", message: "stand-in iptables-restore: injected failure")
+                let onInterface = try host.file("interface.yaml", """
+                    version: 1
+                    networks:
+                      board:
+                        interface: mi0
+                        address: 10.74.0.1/24
+
+                    """)
+                let apply = try host.moat(["apply", onInterface], environment: standIns.environment)
+                #expect(apply.status == 1, "\(apply)")
+                #expect(apply.stderr.contains("rolled back"), "\(apply)")
+                #expect(!FileManager.default.fileExists(atPath: "\(host.stateDir)/networks/board"), "the network's folder is left")
+                let after = try host.image()
+                #expect(after == before, "\(before.difference(after))")
+                let plan = try host.moat(["plan", "--detailed-exitcode", onBridge])
+                #expect(plan.status == 0, "\(plan)")
+            }
+        }
+
         @Test("a rollback that fails too exits 3 and names what differs from before, read afresh")
         func failedRollbackNamesWhatIsLeft() async throws {
             try await withHost("rbk3") { host in

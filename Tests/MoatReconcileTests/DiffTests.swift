@@ -241,7 +241,8 @@ struct DiffTests {
         let toBridge = Diff.plan(desired: onBridge, live: configured, context: DiffContext(interfaceRecords: ["board": record]), paths: paths)
         let forward = toBridge.steps.flatMap(\.operations)
         #expect(forward.contains(.link(.deleteAddress("enp6s0", address))) && forward.contains(.link(.setDown("enp6s0"))))
-        #expect(forward.contains(.removeFiles([paths.interfaceRecord("board")])))
+        // The folder goes too when empty: a bridge network without DHCP or DNS has none.
+        #expect(forward.contains(.removeFiles([paths.interfaceRecord("board"), paths.networkDir("board")])))
         #expect(forward.contains(.link(.addBridge("br-board"))))
 
         var bridged = HostState()
