@@ -10,7 +10,7 @@ MANDIR ?= $(PREFIX)/share/man
 RELEASE_BIN := .build-static/moat
 UNITS := moat.service moat-repair.service moat-repair.timer moat-metrics.service
 SWIFT ?= swift
-APT_PACKAGES := iproute2 iptables dnsmasq-base conntrack busybox python3 python3-scapy dpkg-dev lintian man-db
+APT_PACKAGES := iproute2 iptables nftables dnsmasq-base conntrack busybox python3 python3-scapy dpkg-dev lintian man-db
 # moat(8): the argument parser's page of the commands (the text of --help) with the
 # hand-written sections; MAN_BIN is the binary it describes, MAN_DATE the page's date.
 MAN_BIN ?= $(RELEASE_BIN)

@@ -128,6 +128,24 @@ struct RenderRoundTripTests {
         }
     }
 
+    @Test(
+        "nft loads every rendered table, and lists back each chain and dispatch map",
+        .enabled(if: NamespaceTool.unavailableReason == nil && NamespaceTool.find("nft") != nil, Comment(rawValue: needsNamespaces)),
+        arguments: RenderCases.all)
+    func nftablesLoads(_ c: RenderCase) throws {
+        let state = RenderCases.render(c.config)
+        let table = NftablesBackend.table(IptablesBackend.moatChains(of: state))
+        let namespace = "moat-rt-\(UInt32.random(in: 0...UInt32.max))"
+        try NamespaceTool.run(["ip", "netns", "add", namespace])
+        defer { _ = try? NamespaceTool.run(["ip", "netns", "del", namespace]) }
+        let inNamespace = ["ip", "netns", "exec", namespace]
+        try NamespaceTool.run(inNamespace + ["nft", "-f", "-"], input: table)
+        let listed = try NamespaceTool.run(inNamespace + ["nft", "list", "table", "inet", "moat"])
+        for line in table.split(separator: "\n") where line.hasPrefix("\tchain ") || line.hasPrefix("\tmap ") {
+            #expect(listed.contains(line), "\(c.name): \(line) not listed back")
+        }
+    }
+
     static func expectRoundTrip(_ c: RenderCase) throws {
         let state = RenderCases.render(c.config)
         let want = IptablesBackend.moatChains(of: state)

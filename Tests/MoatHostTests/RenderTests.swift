@@ -175,7 +175,10 @@ enum RenderCases {
     /// Everything moat would write for a config, as files: the iptables-restore payload,
     /// a summary of the non-firewall state, and each network's dnsmasq files.
     static func files(of state: HostState) -> [String: String] {
-        var files = ["firewall.rules": IptablesBackend.restorePayload(state), "host.txt": summary(of: state)]
+        var files = [
+            "firewall.rules": IptablesBackend.restorePayload(state), "firewall.nft": NftablesBackend.table(IptablesBackend.moatChains(of: state)),
+            "host.txt": summary(of: state),
+        ]
         for (name, network) in state.networks {
             guard let dnsmasq = network.dnsmasq else { continue }
             files["\(name).dnsmasq.conf"] = dnsmasq.config
