@@ -298,10 +298,12 @@ public enum Diff {
             }
         guard let current else { return steps }  // a conflict: reported by `Conflicts`
         let fresh = record == nil
-        // The address moat put on the device for this network, by its own record (an inherited
-        // record's address is the other network's to take away, see `removalSteps`).
-        let own = context.interfaceRecords[name].flatMap { found in found.device == device.name && !found.hadAddress ? IPv4CIDR(found.address) : nil }
-        if let old = own, !device.addresses.contains(old), current.addresses.contains(old) {
+        // The addresses moat put on the device for this network, by its own record (an inherited
+        // record's are the other network's to take away, see `removalSteps`): its address, and
+        // the one it replaced when a run that changed it was killed before the device changed.
+        let ownRecord = context.interfaceRecords[name].flatMap { $0.device == device.name ? $0 : nil }
+        let own = ownRecord.flatMap { $0.hadAddress ? nil : IPv4CIDR($0.address) }
+        for old in ownRecord?.moatAddresses ?? [] where !device.addresses.contains(old) && current.addresses.contains(old) {
             operations.append(.link(.deleteAddress(device.name, old)))
         }
         if let wantedRecord, wantedRecord.device == device.name {
@@ -313,6 +315,7 @@ public enum Diff {
             if let address = device.addresses.first, kept.address != address.description {
                 kept.address = address.description
                 kept.hadAddress = current.addresses.contains(address) && address != own
+                kept.replaced = own.flatMap { current.addresses.contains($0) ? $0.description : nil }
             }
             record = kept
         } else if let address = device.addresses.first {
@@ -553,7 +556,7 @@ public enum Diff {
         if let record = context.interfaceRecords[name] {
             if let kept, !found.device.owned {
                 var operations: [Operation] = []
-                if !record.hadAddress, let address = IPv4CIDR(record.address), !kept.contains(address), found.device.addresses.contains(address) {
+                for address in record.moatAddresses where !kept.contains(address) && found.device.addresses.contains(address) {
                     operations.append(.link(.deleteAddress(record.device, address)))
                 }
                 operations.append(.removeFiles([paths.interfaceRecord(name), paths.networkDir(name)]))
@@ -574,7 +577,7 @@ public enum Diff {
         var operations: [Operation] = []
         let device = found.device
         if device.exists, device.name == record.device {
-            if !record.hadAddress, let address = IPv4CIDR(record.address), device.addresses.contains(address) {
+            for address in record.moatAddresses where device.addresses.contains(address) {
                 operations.append(.link(.deleteAddress(record.device, address)))
             }
             if !record.wasUp && device.up { operations.append(.link(.setDown(record.device))) }

@@ -56,8 +56,16 @@ public struct InterfaceRecord: Codable, Hashable, Sendable {
     /// The device's ARP settings before moat made them strict; nil in a record written by a
     /// moat that did not change them (nothing to put back).
     public var arpWas: ARPSettings?
+    /// The address moat had added before `address`, when the file changed it: written with
+    /// the new address, before the device changes, so a run killed in between leaves a
+    /// record that still knows the old address for moat's (to delete, never the host's).
+    public var replaced: String?
 
-    public init(device: String, address: String, hadAddress: Bool, wasUp: Bool, ipv6WasDisabled: Bool, arpWas: ARPSettings? = nil) {
+    public init(
+        device: String, address: String, hadAddress: Bool, wasUp: Bool, ipv6WasDisabled: Bool, arpWas: ARPSettings? = nil,
+        replaced: String? = nil
+    ) {
+        self.replaced = replaced
         self.device = device
         self.address = address
         self.hadAddress = hadAddress
@@ -73,4 +81,10 @@ public struct InterfaceRecord: Codable, Hashable, Sendable {
 
     /// The record as moat keeps it in the state dir.
     public var text: String { JSONText.write(self, pretty: false) }
+
+    /// The addresses moat put on the device, by this record: its address unless the device
+    /// had it already, and the one it replaced.
+    public var moatAddresses: [IPv4CIDR] {
+        ((hadAddress ? [] : [address]) + [replaced].compactMap { $0 }).compactMap { IPv4CIDR($0) }
+    }
 }

@@ -24,10 +24,8 @@ public enum SafetyRails {
                 continue  // a missing device is a conflict of its own
             }
             var moats: Set<IPv4CIDR> = [network.address]
-            if let record = records[network.name], record.device == device, !record.hadAddress,
-                let added = IPv4CIDR(record.address)
-            {
-                moats.insert(added)
+            if let record = records[network.name], record.device == device {
+                moats.formUnion(record.moatAddresses)
             }
             let undeclared = addresses.filter { !moats.contains($0) }
             let defaults = live.routes.filter { $0.destination == nil && $0.device == device }

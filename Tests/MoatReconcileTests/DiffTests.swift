@@ -230,21 +230,41 @@ struct DiffTests {
 
     @Test("a run killed between the record of a changed interface address and the address change leaves a host the next apply converges")
     func killedAddressChange() {
-        // Found by the soak (MOAT_SEED=1796311255, step 24) and not fixed yet: the record
-        // already names the new address, the device still carries moat's old one, so the
-        // rail takes the old one for the host's own and refuses; destroy would leave it.
-        // The fix this needs: the record keeps the address it replaces until it is gone.
+        // Found by the soak (MOAT_SEED=1796311255, step 24): the record already named the new
+        // address, the device still carried moat's old one, so the rail took the old one for
+        // the host's own and refused, and destroy would have left it. The record now keeps
+        // the address it replaces (`InterfaceRecord.replaced`).
         let old = IPv4CIDR(address: IPv4Address(0x0A4A_0101), prefix: 24)  // 10.74.1.1/24
         let new = IPv4CIDR(address: IPv4Address(0x0A4A_0001), prefix: 24)  // 10.74.0.1/24
         let config = Config(networks: [Network(name: "board", device: .interface("mi0"), address: new, dhcp: nil)])
         var live = HostState()
         live.networks["board"] = NetworkState(
             name: "board", device: DeviceState(name: "mi0", owned: false, up: true, addresses: [old], ipv6Disabled: true, arp: .strict))
-        live.records.interfaces["board"] = InterfaceRecord(
-            device: "mi0", address: new.description, hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
-        withKnownIssue("the record forgets the address it replaces before the address is changed") {
-            #expect(Planning.check(config, on: live).problems.isEmpty)
-        }
+        let before = InterfaceRecord(device: "mi0", address: old.description, hadAddress: false, wasUp: false, ipv6WasDisabled: false, arpWas: .kernelDefault)
+        live.records.interfaces["board"] = before
+        // The apply writes the record with the address it replaces before the device changes.
+        let changing = Planning.plan(Planning.check(config, on: live), live: live, paths: paths).plan.steps.flatMap(\.operations)
+        var written = before
+        written.address = new.description
+        written.replaced = old.description
+        #expect(changing.first { if case .writeInterfaceRecord = $0 { true } else { false } } == .writeInterfaceRecord(network: "board", written))
+        #expect(changing.contains(.link(.deleteAddress("mi0", old))) && changing.contains(.link(.addAddress("mi0", new))))
+
+        // Killed there: the next plan is refused by nothing, and takes the old address away.
+        live.records.interfaces["board"] = written
+        let placement = Planning.check(config, on: live)
+        #expect(placement.problems.isEmpty)
+        let next = Planning.plan(placement, live: live, paths: paths).plan.steps.flatMap(\.operations)
+        #expect(next.contains(.link(.deleteAddress("mi0", old))) && next.contains(.link(.addAddress("mi0", new))))
+        // And destroy gives the device back without either address.
+        let destroy = Planning.destroy(nil, live: live, paths: paths).plan.steps.flatMap(\.operations)
+        #expect(destroy.contains(.link(.deleteAddress("mi0", old))))
+
+        // Once the device changed, the record's replaced address is nothing to do.
+        live.networks["board"]?.device.addresses = [new]
+        live.networks["board"]?.device.ipv6Disabled = true
+        let settled = Planning.plan(Planning.check(config, on: live), live: live, paths: paths).plan.steps
+        #expect(!settled.contains { $0.subject == .interface("mi0") }, "\(settled)")
     }
 
     @Test("a network moved from an interface to a bridge gives the interface back; from a bridge to an interface, the bridge goes after verification")
