@@ -23,8 +23,11 @@ public enum SafetyRails {
             } else {
                 continue  // a missing device is a conflict of its own
             }
+            // Every record naming the device knows what moat put on it: this network's, and
+            // that of a network leaving the file whose device this one takes over (a run
+            // killed halfway through the handover leaves both).
             var moats: Set<IPv4CIDR> = [network.address]
-            if let record = records[network.name], record.device == device {
+            for record in records.values where record.device == device {
                 moats.formUnion(record.moatAddresses)
             }
             let undeclared = addresses.filter { !moats.contains($0) }
@@ -62,7 +65,7 @@ public enum SafetyRails {
     public static func newForwards(config: Config, live: HostState) -> [NewForward] {
         var found: [NewForward] = []
         for network in config.networks {
-            let applied = Set(live.networks[network.name]?.chains[ChainName.of(.dnat, network: network.name)] ?? [])
+            let applied = Set(live.networks[network.name]?.chains.rules(of: ChainName.of(.dnat, network: network.name)) ?? [])
             for (forward, rule) in zip(network.forwards, FirewallChains.dnatRules(network))
             where !forward.overrideHostPort && !applied.contains(rule) {
                 found.append(NewForward(network: network.name, forward: forward))

@@ -68,6 +68,24 @@ struct SafetyRailsTests {
         #expect(SafetyRails.sharedInterfaces(config: board(device: "eth1"), live: live, records: ["board": record]).count == 1)
     }
 
+    @Test("a run killed while one network took over another's interface leaves both records: the leaving one's address is moat's too")
+    func killedHandover() {
+        // Soak MOAT_SEED=1796315747 step 5: board2 (mi0, 10.74.0.1/24) renamed to board at
+        // 10.74.1.1/24, killed right after board's record was written. Every later plan
+        // refused, taking board2's address for the host's.
+        var live = HostState(routes: [])
+        live.networks["board"] = NetworkState(
+            name: "board", device: DeviceState(name: "mi0", owned: false, addresses: [cidr("10.74.0.1/24")], arp: .strict))
+        let records = [
+            "board2": InterfaceRecord(device: "mi0", address: "10.74.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false),
+            "board": InterfaceRecord(device: "mi0", address: "10.74.1.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false),
+        ]
+        #expect(SafetyRails.sharedInterfaces(config: board(device: "mi0", address: "10.74.1.1/24"), live: live, records: records).isEmpty)
+        // A record of another device says nothing about this one.
+        let elsewhere = ["board2": InterfaceRecord(device: "mi1", address: "10.74.0.1/24", hadAddress: false, wasUp: false, ipv6WasDisabled: false)]
+        #expect(SafetyRails.sharedInterfaces(config: board(device: "mi0", address: "10.74.1.1/24"), live: live, records: elsewhere).count == 1)
+    }
+
     // MARK: Rail B
 
     static let guest = address("192.168.100.10")
