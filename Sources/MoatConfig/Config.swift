@@ -9,12 +9,18 @@ public struct Config: Hashable, Sendable {
     public var uplinks: [String]
     /// In the order of the file.
     public var networks: [Network]
+    /// `firewall:`: which backend holds moat's rules; `auto` by default.
+    public var firewall: FirewallChoice
 
-    public init(version: Int = 1, block: [IPv4CIDR] = Config.privateRanges, uplinks: [String] = [], networks: [Network]) {
+    public init(
+        version: Int = 1, block: [IPv4CIDR] = Config.privateRanges, uplinks: [String] = [], networks: [Network],
+        firewall: FirewallChoice = .auto
+    ) {
         self.version = version
         self.block = block
         self.uplinks = uplinks
         self.networks = networks
+        self.firewall = firewall
     }
 
     /// What `block: [private]` means.
@@ -26,6 +32,12 @@ public struct Config: Hashable, Sendable {
     public static let defaultPath = "/etc/moat/moat.yaml"
     /// The default directory of more files (`*.yaml`), read with the default file as one configuration.
     public static let defaultDirectory = "/etc/moat/moat.d"
+}
+
+/// `firewall: auto | iptables | nftables`: where moat's rules live. `auto` picks one by the
+/// host (`FirewallBackend.choose` in MoatCore).
+public enum FirewallChoice: String, Hashable, Sendable, CaseIterable {
+    case auto, iptables, nftables
 }
 
 /// One isolated network: a device with a host address, DHCP and DNS, NAT and a firewall.

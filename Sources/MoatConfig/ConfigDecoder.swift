@@ -13,9 +13,12 @@ struct ConfigDraft {
     var block: [Located<BlockEntry>]?
     var uplinks: [Located<String>] = []
     var networks: [NetworkDraft] = []
-    /// Where `block` and `uplinks` were given, so a second file giving them can point back.
+    var firewall: FirewallChoice?
+    /// Where `block`, `uplinks` and `firewall` were given, so a second file giving them can
+    /// point back.
     var blockNode: YAMLNode?
     var uplinksNode: YAMLNode?
+    var firewallNode: YAMLNode?
 
     enum BlockEntry {
         case privateRanges
@@ -60,7 +63,7 @@ struct NetworkDraft {
 struct ConfigDecoder {
     var reader = NodeReader()
 
-    static let topKeys = ["version", "block", "uplinks", "networks"]
+    static let topKeys = ["version", "block", "uplinks", "firewall", "networks"]
     static let networkKeys = [
         "bridge", "interface", "optional", "shared-with-host", "address", "mode", "dhcp", "dns", "allow", "forwards",
     ]
@@ -94,6 +97,12 @@ struct ConfigDecoder {
         if let node = fields["uplinks"] {
             draft.uplinks = decodeUplinks(node, .root.key("uplinks"))
             draft.uplinksNode = node
+        }
+        if let node = fields["firewall"] {
+            draft.firewallNode = node
+            if let word = reader.word(node, .root.key("firewall"), oneOf: FirewallChoice.allCases.map(\.rawValue)) {
+                draft.firewall = FirewallChoice(rawValue: word)
+            }
         }
         if let node = fields["networks"],
             let entries = reader.entries(node, .root.key("networks"), what: "a mapping of network names to networks")

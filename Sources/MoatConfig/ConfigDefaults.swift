@@ -17,7 +17,8 @@ extension ConfigDraft {
             version: 1,
             block: unique,
             uplinks: uplinks.map(\.value),
-            networks: networks.compactMap { $0.resolved() })
+            networks: networks.compactMap { $0.resolved() },
+            firewall: firewall ?? .auto)
     }
 }
 

@@ -3,7 +3,8 @@
 
 extension ConfigDecoder {
     /// The drafts of a configuration's files as one: networks in file order. A network
-    /// declared in two files, or `block` or `uplinks` given in two, is an error at the later.
+    /// declared in two files, or `block`, `uplinks` or `firewall` given in two, is an error at
+    /// the later.
     mutating func merge(_ drafts: [ConfigDraft]) -> ConfigDraft {
         guard var merged = drafts.first else { return ConfigDraft() }
         var declared = Dictionary(merged.networks.map { ($0.name, $0.nameNode) }, uniquingKeysWith: { first, _ in first })
@@ -15,6 +16,10 @@ extension ConfigDecoder {
             if givenOnce("uplinks", draft.uplinksNode, earlier: merged.uplinksNode) {
                 merged.uplinks = draft.uplinks
                 merged.uplinksNode = draft.uplinksNode
+            }
+            if givenOnce("firewall", draft.firewallNode, earlier: merged.firewallNode) {
+                merged.firewall = draft.firewall
+                merged.firewallNode = draft.firewallNode
             }
             for network in draft.networks {
                 if let earlier = declared[network.name] {

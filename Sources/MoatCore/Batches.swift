@@ -28,8 +28,9 @@ extension LinkCommand {
 }
 
 extension IptablesBackend {
-    /// A plan's firewall operations as one `iptables-restore --noflush` transaction (see
-    /// `restorePayload(write:delete:removeJumps:insertJumps:)`); other operations are ignored.
+    /// A plan's iptables operations as one `iptables-restore --noflush` transaction (see
+    /// `restorePayload(write:delete:removeJumps:insertJumps:)`); other operations, and those of
+    /// nftables' chains, are ignored.
     public static func restorePayload(operations: [Operation]) -> String {
         var write: [ChainID: [FirewallRule]] = [:]
         var delete: Set<ChainID> = []
@@ -37,8 +38,8 @@ extension IptablesBackend {
         var insertJumps: [ChainID: [FirewallRule]] = [:]
         for operation in operations {
             switch operation {
-            case .writeChain(let chain, let rules): write[chain] = rules
-            case .deleteChain(let chain): delete.insert(chain)
+            case .writeChain(let chain, let rules) where chain.backend == .iptables: write[chain] = rules
+            case .deleteChain(let chain) where chain.backend == .iptables: delete.insert(chain)
             case .replaceJumps(let builtin, let old, let new):
                 removeJumps[builtin] = old
                 insertJumps[builtin] = new

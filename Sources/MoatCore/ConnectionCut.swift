@@ -26,7 +26,7 @@ public enum ConnectionCut {
     /// moat admitted, so it is not judged.
     static func tightened(config: Config, desired: HostState, live: HostState) -> [String] {
         let blockTightens = tightens(
-            from: live.sharedChains[ChainName.block] ?? [], to: desired.sharedChains[ChainName.block] ?? [])
+            from: live.sharedChains.rules(of: ChainName.block) ?? [], to: desired.sharedChains.rules(of: ChainName.block) ?? [])
         return config.networks.map(\.name).sorted().filter { name in
             guard let before = live.networks[name], !before.chains.isEmpty, let after = desired.networks[name] else { return false }
             if blockTightens && config.networks.contains(where: { $0.name == name && $0.mode == .nat }) { return true }

@@ -370,10 +370,13 @@ public enum Diff {
             }
         }
         guard !operations.isEmpty else { return nil }
-        // A chain set that comes or goes whole is the file's doing, whatever its rules.
-        let whole = live.isEmpty || desired.isEmpty
+        // A chain set that comes or goes whole, or moves to another backend, is the file's
+        // doing, whatever its rules.
+        let moved = !live.isEmpty && !desired.isEmpty && live.backends != desired.backends
+        let whole = live.isEmpty || desired.isEmpty || moved
+        let backends = { (chains: [ChainID: [FirewallRule]]) in chains.backends.sorted().map(\.rawValue).joined(separator: " and ") }
         let changes =
-            extra
+            extra + (moved ? [Change(.changed, "firewall", before: backends(live), after: backends(desired))] : [])
             + PolicyDiff.changes(
                 desired: desired, live: live, device: device, liveDevice: liveDevice, explained: { whole || explained($0) })
         let subject: Plan.Subject = network == nil ? .sharedFirewallChains : .firewallChains
@@ -398,7 +401,7 @@ public enum Diff {
     static func reshaped(_ wanted: NetworkState, _ live: NetworkState) -> Bool {
         let masq = ChainName.of(.masquerade, network: wanted.name)
         return live.device.name != wanted.device.name || !wanted.device.addresses.allSatisfy(live.device.addresses.contains)
-            || (wanted.chains[masq] == nil) != (live.chains[masq] == nil) || services(wanted.dnsmasq) != services(live.dnsmasq)
+            || (wanted.chains.rules(of: masq) == nil) != (live.chains.rules(of: masq) == nil) || services(wanted.dnsmasq) != services(live.dnsmasq)
     }
 
     /// The network's mode, DHCP or DNS turned on or off, for its firewall step: the rules
@@ -407,7 +410,7 @@ public enum Diff {
         guard !live.chains.isEmpty else { return [] }
         var changes: [Change] = []
         let masq = ChainName.of(.masquerade, network: wanted.name)
-        let (wantNat, haveNat) = (wanted.chains[masq] != nil, live.chains[masq] != nil)
+        let (wantNat, haveNat) = (wanted.chains.rules(of: masq) != nil, live.chains.rules(of: masq) != nil)
         if wantNat != haveNat { changes.append(Change(.changed, "mode", before: haveNat ? "nat" : "isolated", after: wantNat ? "nat" : "isolated")) }
         let (want, have) = (services(wanted.dnsmasq), services(live.dnsmasq))
         if want.dhcp != have.dhcp { changes.append(Change(want.dhcp ? .added : .removed, "DHCP")) }

@@ -33,13 +33,17 @@ public struct HostState: Hashable, Sendable {
     /// The group of every link not in the default one, moat's and foreign, by name (live
     /// only): what `LinkCommand.deletion(of:host:)` must not delete with moat's bridges.
     public var linkGroups: [String: String]
+    /// The host's other firewalls, as far as they decide where moat's rules go and whether
+    /// guests get through (live only).
+    public var firewallHost: FirewallHost
 
     public init(
         ipForward: Bool = false, networks: [String: NetworkState] = [:], sharedChains: [ChainID: [FirewallRule]] = [:],
         jumps: [ChainID: [FirewallRule]] = [:], foreignLinks: [String: Link] = [:], routes: [Route] = [],
         records: MoatRecords = MoatRecords(), resolvers: [String] = [], physicalDevices: [String: String] = [:],
-        linkGroups: [String: String] = [:]
+        linkGroups: [String: String] = [:], firewallHost: FirewallHost = FirewallHost()
     ) {
+        self.firewallHost = firewallHost
         self.linkGroups = linkGroups
         self.physicalDevices = physicalDevices
         self.records = records
@@ -267,16 +271,33 @@ public enum FirewallTable: String, Hashable, Sendable, CaseIterable, Comparable 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// A chain in a table.
+/// Which tool holds moat's rules: the same chains either way (SPEC §3 "Firewall backends").
+public enum FirewallBackend: String, Hashable, Sendable, CaseIterable, Comparable {
+    /// moat's `MOAT-` chains in iptables' tables, jumped to from the built-in chains.
+    case iptables
+    /// One table of moat's own, `inet moat` (`NftablesBackend`).
+    case nftables
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A chain in a table, in one backend: the same chain in the other backend is another chain,
+/// so switching backends is a diff like any other (the old backend's chains go, the new
+/// one's come).
 public struct ChainID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var table: FirewallTable
     public var name: String
-    public init(_ table: FirewallTable, _ name: String) {
+    public var backend: FirewallBackend
+    public init(_ table: FirewallTable, _ name: String, backend: FirewallBackend = .iptables) {
         self.table = table
         self.name = name
+        self.backend = backend
     }
-    public static func < (a: Self, b: Self) -> Bool { (a.table, a.name) < (b.table, b.name) }
-    public var description: String { "\(table)/\(name)" }
+    public static func < (a: Self, b: Self) -> Bool { (a.backend, a.table, a.name) < (b.backend, b.table, b.name) }
+    public var description: String {
+        backend == .iptables ? "\(table)/\(name)" : "\(NftablesBackend.family) \(NftablesBackend.table)/\(NftablesBackend.name(of: self))"
+    }
+    /// This chain in `backend`.
+    public func `in`(_ backend: FirewallBackend) -> ChainID { ChainID(table, name, backend: backend) }
 }
 
 /// The marks by which moat knows its own objects on a live host.
@@ -354,6 +375,17 @@ public enum ChainName {
         }
         return nil
     }
+}
+
+extension Dictionary where Key == ChainID, Value == [FirewallRule] {
+    /// The rules of `chain` in whichever backend holds it (iptables' first): the same chain
+    /// of the model, wherever it lives.
+    public func rules(of chain: ChainID) -> [FirewallRule]? {
+        self[chain.in(.iptables)] ?? self[chain.in(.nftables)]
+    }
+
+    /// The backends these chains are in.
+    public var backends: Set<FirewallBackend> { Set(keys.map(\.backend)) }
 }
 
 extension HostState {

@@ -1,17 +1,20 @@
 import MoatConfig
 
-/// The nftables backend (`firewall: nftables`, issue 16; not wired into the run path yet):
-/// moat's firewall model (`FirewallRule`) as one table, `inet moat`, in the text `nft -f`
-/// reads and `nft list table inet moat` prints. Pure.
+/// The nftables backend (`firewall: nftables`): moat's firewall model (`FirewallRule`) as
+/// one table, `inet moat`, in the text `nft -f` reads. Its reader, `parseRuleset(json:)`, is
+/// in NftablesParse.swift. Pure.
 ///
-/// The table holds every chain of the iptables model under one name space: a filter
-/// chain keeps its name, another table's chain gets the table as a prefix
-/// (`nat-MOAT-POSTROUTING`, `raw-MOAT-SRC-lab`). The shared chains that iptables jumps to
-/// from its built-in chains are base chains here, hooked where those built-in chains are,
-/// at the same priorities. Dispatch to a network's chains (the jumps by device in
-/// `MOAT-PREROUTING` (raw), `MOAT-INPUT` and `MOAT-FORWARD`) becomes one verdict map per
-/// chain and direction, keyed by device name: one lookup whatever the number of networks.
-/// Each map element carries its network's comment, as each rule does.
+/// The table holds every chain of the model under one name space: a filter chain keeps its
+/// name, another table's chain gets the table as a prefix (`nat-MOAT-POSTROUTING`,
+/// `raw-MOAT-SRC-lab`). The shared chains that iptables jumps to from its built-in chains are
+/// base chains here, hooked where those built-in chains are, at the same priorities, so there
+/// are no jumps. Dispatch to a network's chains (the jumps by device in `MOAT-PREROUTING`
+/// (raw), `MOAT-INPUT` and `MOAT-FORWARD`) becomes one verdict map per chain and direction,
+/// keyed by device name: one lookup whatever the number of networks. Each map element
+/// carries its network's comment, as each rule does.
+///
+/// A change is one `nft -f` transaction that replaces the table whole (`transaction`): the
+/// kernel swaps it atomically, so no packet ever sees half of it, and a destroy deletes it.
 public enum NftablesBackend {
     public static let family = "inet"
     public static let table = "moat"
@@ -21,20 +24,34 @@ public enum NftablesBackend {
         chain.table == .filter ? chain.name : "\(chain.table.rawValue)-\(chain.name)"
     }
 
-    /// The hook, chain type and priority of a shared chain, from the built-in chain iptables
-    /// jumps to it from (`ChainName.shared`).
-    static func hook(of chain: ChainID, builtin: String) -> String {
-        let type = chain.table == .nat ? "nat" : "filter"
-        let hook = builtin.lowercased()
-        let priority: String =
+    /// A base chain's header.
+    struct Hook: Hashable {
+        var type: String
+        var hook: String
+        var priority: Int
+        var policy = "accept"
+
+        /// As `nft -f` reads it, priorities by their names where nft has one for the hook.
+        var text: String {
+            let named: [Int: String] =
+                type == "nat" ? (hook == "prerouting" ? [-100: "dstnat"] : hook == "postrouting" ? [100: "srcnat"] : [:])
+                : [-300: "raw", -150: "mangle", 0: "filter"]
+            return "type \(type) hook \(hook) priority \(named[priority] ?? "\(priority)"); policy \(policy);"
+        }
+    }
+
+    /// The header of a shared chain, from the built-in chain iptables jumps to it from
+    /// (`ChainName.shared`), at that chain's priority; nil for every other chain.
+    static func hook(of chain: ChainID) -> Hook? {
+        guard let builtin = ChainName.shared.first(where: { $0.chain == chain.in(.iptables) })?.builtin else { return nil }
+        let priority =
             switch chain.table {
-            case .raw: "raw"
-            case .mangle: "mangle"
-            case .filter: "filter"
-            // nft names `dstnat` in prerouting only; output's nat priority is the same -100.
-            case .nat: builtin == "POSTROUTING" ? "srcnat" : builtin == "OUTPUT" ? "-100" : "dstnat"
+            case .raw: -300
+            case .mangle: -150
+            case .filter: 0
+            case .nat: builtin == "POSTROUTING" ? 100 : -100
             }
-        return "type \(type) hook \(hook) priority \(priority); policy accept;"
+        return Hook(type: chain.table == .nat ? "nat" : "filter", hook: builtin.lowercased(), priority: priority)
     }
 
     /// A dispatch map's name: the chain it serves and the direction (`iifname`/`oifname`).
@@ -50,45 +67,66 @@ public enum NftablesBackend {
             && rule.matches.isEmpty
     }
 
-    /// The whole table for `chains` (every chain of moat's: `IptablesBackend.moatChains(of:)`),
-    /// as `nft -f` reads it: maps first, then chains, each by name.
+    /// The whole table for `chains` (every chain of moat's in this backend), as `nft -f` reads
+    /// it: maps first, then chains, each by name. In a base chain, each direction's first run
+    /// of dispatch rules becomes its verdict map (the parser gives the map back as that run,
+    /// by network); a dispatch rule anywhere else stays a rule.
     public static func table(_ chains: [ChainID: [FirewallRule]]) -> String {
-        let builtins = Dictionary(ChainName.shared.map { ($0.chain, $0.builtin) }, uniquingKeysWith: { first, _ in first })
-        var maps: [String: [(device: String, rule: FirewallRule, table: FirewallTable)]] = [:]
-        var bodies: [String: [String]] = [:]
-        var headers: [String: String] = [:]
-        for (chain, rules) in chains {
-            let chainName = name(of: chain)
-            if let builtin = builtins[chain] { headers[chainName] = hook(of: chain, builtin: builtin) }
-            var lines: [String] = []
-            var mapped: Set<String> = []
-            for rule in rules {
-                guard builtins[chain] != nil, isDispatch(rule) else {
+        var maps: [String: [String]] = [:]
+        var out = ["table \(family) \(table) {"]
+        var chainTexts: [String] = []
+        for chain in chains.keys.sorted(by: { name(of: $0) < name(of: $1) }) {
+            let header = hook(of: chain)
+            var lines = header.map { [$0.text] } ?? []
+            var runs: [String: Set<String>] = [:]
+            var open: String?
+            for rule in chains[chain] ?? [] {
+                let device = rule.inInterface ?? rule.outInterface ?? ""
+                let map = mapName(of: chain, outgoing: rule.outInterface != nil)
+                let joins = header != nil && isDispatch(rule) && (runs[map] == nil || open == map) && runs[map]?.contains(device) != true
+                guard joins else {
+                    open = nil
                     lines.append(text(of: rule, in: chain.table))
                     continue
                 }
-                let outgoing = rule.outInterface != nil
-                let map = mapName(of: chain, outgoing: outgoing)
-                maps[map, default: []].append(((rule.inInterface ?? rule.outInterface) ?? "", rule, chain.table))
-                if mapped.insert(map).inserted { lines.append("\(outgoing ? "oifname" : "iifname") vmap @\(map)") }
+                if runs[map] == nil { lines.append("\(rule.outInterface != nil ? "oifname" : "iifname") vmap @\(map)") }
+                runs[map, default: []].insert(device)
+                open = map
+                maps[map, default: []].append(
+                    "\(quotedString(device))\(comment(rule.owner)) : \(text(of: rule.verdict, in: chain.table))")
             }
-            bodies[chainName] = lines
+            chainTexts += ["\tchain \(name(of: chain)) {"] + lines.map { "\t\t\($0)" } + ["\t}"]
         }
-        var out = ["table \(family) \(table) {"]
         for map in maps.keys.sorted() {
-            let elements = (maps[map] ?? []).map { element in
-                "\(quotedString(element.device))\(comment(element.rule.owner)) : \(text(of: element.rule.verdict, in: element.table))"
-            }
-            out += ["\tmap \(map) {", "\t\ttype ifname : verdict", "\t\telements = { " + elements.joined(separator: ",\n\t\t\t     ") + " }", "\t}"]
+            let elements = (maps[map] ?? []).joined(separator: ",\n\t\t\t     ")
+            out += ["\tmap \(map) {", "\t\ttype ifname : verdict", "\t\telements = { \(elements) }", "\t}"]
         }
-        for chain in bodies.keys.sorted() {
-            out.append("\tchain \(chain) {")
-            if let header = headers[chain] { out.append("\t\t\(header)") }
-            out += (bodies[chain] ?? []).map { "\t\t\($0)" }
-            out.append("\t}")
-        }
+        out += chainTexts
         out.append("}")
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The one `nft -f` transaction that takes moat's table from `live` (its chains in this
+    /// backend, as the snapshot read them) to what `operations` write and delete: the table
+    /// made sure of, deleted, and made again whole, or only deleted when no chain is left.
+    /// nil when no operation is this backend's.
+    public static func transaction(live: [ChainID: [FirewallRule]], operations: [Operation]) -> String? {
+        var chains = live.filter { $0.key.backend == .nftables }
+        var touched = false
+        for operation in operations {
+            switch operation {
+            case .writeChain(let chain, let rules) where chain.backend == .nftables:
+                chains[chain] = rules
+                touched = true
+            case .deleteChain(let chain) where chain.backend == .nftables:
+                chains[chain] = nil
+                touched = true
+            default: break
+            }
+        }
+        guard touched else { return nil }
+        let replace = "add table \(family) \(table)\ndelete table \(family) \(table)\n"
+        return chains.isEmpty ? replace : replace + Self.table(chains)
     }
 
     /// A rule as nft prints it in a chain of `table`'s (the model's table: a jump goes to a

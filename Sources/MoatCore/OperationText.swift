@@ -16,6 +16,10 @@ extension Operation {
         case .ipForward(let on, let keeping):
             (keeping.map { ["write \(paths.ipForwardRecord): \($0 ? 1 : 0)"] } ?? []) + ["sysctl net.ipv4.ip_forward=\(on ? 1 : 0)"]
         case .forgetIPForwardRecord: ["remove \(paths.ipForwardRecord)"]
+        case .writeChain(let chain, let rules) where chain.backend == .nftables:
+            ["nft add chain inet moat \(NftablesBackend.name(of: chain)) (or flush it)"]
+                + rules.map { "nft add rule inet moat \(NftablesBackend.name(of: chain)) \(NftablesBackend.text(of: $0, in: chain.table))" }
+        case .deleteChain(let chain) where chain.backend == .nftables: ["nft delete chain inet moat \(NftablesBackend.name(of: chain))"]
         case .writeChain(let chain, let rules):
             ["iptables -t \(chain.table) -N \(chain.name) (or flush it)"]
                 + rules.map { "iptables -t \(chain.table) -A \(chain.name) \(IptablesBackend.text(of: $0))" }

@@ -11,10 +11,19 @@ public struct FirewallDump: Hashable, Sendable {
     /// Rules of chains that are not moat's whose target (`-j`, or `-g`) is a `MOAT-` chain, by
     /// the chain they are in, in order, duplicates kept (a duplicate is drift to repair).
     public var jumps: [ChainID: [FirewallRule]]
+    /// The policy of filter `FORWARD` (`ACCEPT`, `DROP`); nil when not listed.
+    public var forwardPolicy: String?
+    /// The filter chains named `DOCKER…` (Docker's, or one like it), by name.
+    public var dockerChains: [String]
 
-    public init(chains: [ChainID: [FirewallRule]] = [:], jumps: [ChainID: [FirewallRule]] = [:]) {
+    public init(
+        chains: [ChainID: [FirewallRule]] = [:], jumps: [ChainID: [FirewallRule]] = [:], forwardPolicy: String? = nil,
+        dockerChains: [String] = []
+    ) {
         self.chains = chains
         self.jumps = jumps
+        self.forwardPolicy = forwardPolicy
+        self.dockerChains = dockerChains
     }
 }
 
@@ -39,6 +48,10 @@ extension IptablesBackend {
                 let name = String(line.dropFirst().prefix { $0 != " " })
                 if name.hasPrefix(Mark.chainPrefix) {
                     dump.chains[ChainID(table, name), default: []] += []
+                } else if table == .filter, name == "FORWARD" {
+                    dump.forwardPolicy = line.split(separator: " ").dropFirst().first.map(String.init)
+                } else if table == .filter, name.hasPrefix("DOCKER") {
+                    dump.dockerChains.append(name)
                 }
             } else if line.hasPrefix("-A ") {
                 let afterA = line.dropFirst(3)

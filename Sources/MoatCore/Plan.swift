@@ -11,6 +11,9 @@ public struct Plan: Hashable, Sendable {
     public var warnings: [String]
     /// `optional` networks whose device is not on the host: not a change, a note.
     public var waiting: [Placement.Waiting]
+    /// The backend the plan writes rules with, and why; nil for a plan made without a file
+    /// (destroy, a rollback).
+    public var firewall: FirewallDecision?
 
     public init(steps: [Step] = [], summary: Summary = .init(), warnings: [String] = [], waiting: [Placement.Waiting] = []) {
         self.steps = steps
@@ -20,6 +23,9 @@ public struct Plan: Hashable, Sendable {
     }
 
     public var isEmpty: Bool { steps.isEmpty }
+
+    /// Whether any step changes firewall rules.
+    public var changesFirewall: Bool { steps.contains { $0.operations.contains { $0.phase == .firewall } } }
 
     /// One change to one object of one network (or of moat as a whole when `network` is nil).
     public struct Step: Hashable, Sendable {
@@ -180,6 +186,23 @@ public enum Operation: Hashable, Sendable {
     /// Delete the tracked connections of `network` that the rules of the config no longer
     /// admit (`ConnectionCut`); run only after the apply is verified.
     case cutConnections(network: String, Config)
+
+    /// The backend of a firewall operation; nil for every other operation.
+    public var backend: FirewallBackend? {
+        switch self {
+        case .writeChain(let chain, _), .deleteChain(let chain), .replaceJumps(let chain, _, _): chain.backend
+        default: nil
+        }
+    }
+
+    /// This firewall operation on the same chains of `backend`; every other operation as it is.
+    public func `in`(_ backend: FirewallBackend) -> Operation {
+        switch self {
+        case .writeChain(let chain, let rules): .writeChain(chain.in(backend), rules)
+        case .deleteChain(let chain): .deleteChain(chain.in(backend))
+        default: self
+        }
+    }
 
     /// The network whose dnsmasq files or process this changes.
     public var dnsmasqNetwork: String? {

@@ -13,7 +13,8 @@ extension Plan {
                 network: step.network, action: step.action, change: step.change, changes: step.changes.map(\.description),
                 operations: paths.map { paths in step.operations.flatMap { $0.lines(paths: paths) } } ?? [])
         }
-        return Self.text(of: lines, summary: summary, color: color) + (notes.isEmpty ? "" : "\n" + notes)
+        let backend = firewall.map { changesFirewall ? "Firewall: \($0).\n" : "" } ?? ""
+        return Self.text(of: lines, summary: summary, color: color) + backend + (notes.isEmpty ? "" : "\n" + notes)
     }
 
     /// One step as printed.
@@ -72,6 +73,7 @@ extension Plan {
         if applied { object["applied"] = true }
         // Present only when there are warnings, so a clean plan's JSON is unchanged.
         if !warnings.isEmpty { object["warnings"] = warnings }
+        if let firewall { object["firewall"] = ["backend": firewall.backend.rawValue, "reason": firewall.reason] }
         if !waiting.isEmpty { object["waiting"] = waiting.map { ["network": $0.network, "device": $0.device] } }
         return JSONText.document(object)
     }

@@ -15,14 +15,16 @@ public enum Planning {
     }
 
     /// The desired host and the plan from `live` to it, for a placed file with no problems:
-    /// the diff, the connections the new rules cut, the rails' warnings, and the networks
-    /// that wait for a device.
+    /// the backend (`FirewallDecision.choose`), the diff, the connections the new rules cut,
+    /// the rails' and the other firewalls' warnings, and the networks that wait for a device.
     public static func plan(_ placement: Placement, live: HostState, paths: Paths) -> (desired: HostState, plan: Plan) {
         let config = placement.config
-        let desired = DesiredState.render(config, paths: paths, upstream: live.resolvers)
+        let firewall = FirewallDecision.choose(config.firewall, host: live)
+        let desired = DesiredState.render(config, paths: paths, upstream: live.resolvers, backend: firewall.backend)
         var plan = Diff.plan(desired: desired, live: live, context: DiffContext(live), paths: paths)
         plan.steps += ConnectionCut.steps(config: config, desired: desired, live: live)
-        plan.warnings = SafetyRails.warnings(config: config, live: live)
+        plan.warnings = SafetyRails.warnings(config: config, live: live) + firewall.warnings(config: config, host: live)
+        plan.firewall = firewall
         plan.waiting = placement.waiting
         let gone = Set(placement.waiting.map(\.network))
         for index in plan.steps.indices where plan.steps[index].code == .notInFile && gone.contains(plan.steps[index].network ?? "") {

@@ -113,7 +113,7 @@ enum PolicyDiff {
 
     static func kind(of chain: ChainID) -> ChainName.Kind? {
         guard let network = ChainName.network(of: chain) else { return nil }
-        return ChainName.Kind.allCases.first { ChainName.of($0, network: network) == chain }
+        return ChainName.Kind.allCases.first { ChainName.of($0, network: network).in(chain.backend) == chain }
     }
 
     /// The entry a live rule moat did not render this time comes from, by its shape.
@@ -128,7 +128,7 @@ enum PolicyDiff {
             }
         }
         let plain = rule.matches.allSatisfy { if case .port = $0 { true } else if case .multiport = $0 { true } else { false } }
-        if chain == ChainName.block, rule.owner == .shared, rule.verdict == .reject, let cidr = rule.destination {
+        if chain.in(.iptables) == ChainName.block, rule.owner == .shared, rule.verdict == .reject, let cidr = rule.destination {
             return .block(cidr)
         }
         switch kind(of: chain) {

@@ -1,9 +1,10 @@
 import MoatConfig
 
 /// What `apply` would load on an empty host, as text a pull request can diff: the
-/// `iptables-restore --noflush` payload, the `ip -batch` lines, the sysctls and each
-/// network's dnsmasq files. Pure: the plan of `DesiredState.render(config)` against an
-/// empty `HostState()`, batched the way the executor batches it.
+/// `iptables-restore --noflush` payload or the `nft -f` transaction (both for `firewall:
+/// auto`, which picks one by the host), the `ip -batch` lines, the sysctls and each network's
+/// dnsmasq files. Pure: the plan of `DesiredState.render(config)` against an empty
+/// `HostState()`, batched the way the executor batches it.
 ///
 /// An `interface:` network's device is the host's, so an empty host has none; it is
 /// rendered as found bare (down, without addresses, IPv6 on, the kernel's ARP defaults),
@@ -35,8 +36,10 @@ public struct Render: Hashable, Sendable {
         public var instance: DnsmasqInstance
     }
 
-    /// The `iptables-restore --noflush` payload.
-    public var iptablesRestore: String
+    /// The `iptables-restore --noflush` payload; nil when the file says `firewall: nftables`.
+    public var iptablesRestore: String?
+    /// The `nft -f` transaction; nil when the file says `firewall: iptables`.
+    public var nftables: String?
     /// The `ip -batch` lines, in the order sent.
     public var ipBatch: [String]
     /// The sysctls written, in the order written.
@@ -47,7 +50,13 @@ public struct Render: Hashable, Sendable {
     /// Renders `config` (already validated). `upstream`: the resolvers `nat` networks'
     /// DNS forwards to (on a real host, its resolv.conf's).
     public init(_ config: Config, paths: Paths, upstream: [String] = []) {
-        let desired = DesiredState.render(config, paths: paths, upstream: upstream)
+        let backends: [FirewallBackend] =
+            switch config.firewall {
+            case .iptables: [.iptables]
+            case .nftables: [.nftables]
+            case .auto: [.iptables, .nftables]
+            }
+        let desired = DesiredState.render(config, paths: paths, upstream: upstream, backend: backends[0])
         var empty = HostState()
         for network in desired.networks.values where !network.device.owned {
             empty.foreignLinks[network.device.name] = Link(name: network.device.name)
@@ -72,7 +81,10 @@ public struct Render: Hashable, Sendable {
             }
             batch += LinkCommand.batch(links)
         }
-        iptablesRestore = IptablesBackend.restorePayload(operations: firewall)
+        iptablesRestore = backends.contains(.iptables) ? IptablesBackend.restorePayload(operations: firewall) : nil
+        nftables =
+            backends.contains(.nftables)
+            ? NftablesBackend.transaction(live: [:], operations: firewall.map { $0.in(.nftables) }) ?? "" : nil
         ipBatch = batch
         self.sysctls = sysctls
         dnsmasq = desired.networks.keys.sorted().compactMap { name in
@@ -99,11 +111,19 @@ public struct Render: Hashable, Sendable {
     /// `sysctl.conf` text.
     public var sysctlText: String { sysctls.map { $0.line + "\n" }.joined() }
 
+    /// The firewall's part for each backend rendered: a section header, a file name, the text.
+    var firewallFiles: [(header: String, path: String, text: String)] {
+        let auto = iptablesRestore != nil && nftables != nil
+        return [
+            iptablesRestore.map { ("# iptables-restore --noflush" + (auto ? " (if firewall: auto picks iptables)" : ""), "iptables.rules", $0) },
+            nftables.map { ("# nft -f -" + (auto ? " (if firewall: auto picks nftables)" : ""), "nftables.nft", $0) },
+        ].compactMap { $0 }
+    }
+
     /// Everything in one text, a `# ` header per section, files in a fixed order.
     public var text: String {
-        var sections = [
-            ("# iptables-restore --noflush", iptablesRestore), ("# ip -batch", ipBatchText), ("# sysctl", sysctlText),
-        ]
+        var sections = firewallFiles.map { file in (file.header, file.text) }
+        sections += [("# ip -batch", ipBatchText), ("# sysctl", sysctlText)]
         for files in dnsmasq {
             sections += [
                 ("# dnsmasq \(files.network): \(files.configPath)", files.instance.config),
@@ -116,7 +136,8 @@ public struct Render: Hashable, Sendable {
 
     /// The files of `--out DIR`, by path below DIR, in a fixed order.
     public var files: [(path: String, text: String)] {
-        var files = [("iptables.rules", iptablesRestore), ("ip.batch", ipBatchText), ("sysctl.conf", sysctlText)]
+        var files = firewallFiles.map { file in (file.path, file.text) }
+        files += [("ip.batch", ipBatchText), ("sysctl.conf", sysctlText)]
         for each in dnsmasq {
             files += [
                 ("dnsmasq/\(each.network)/dnsmasq.conf", each.instance.config),

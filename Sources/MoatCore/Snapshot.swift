@@ -2,8 +2,8 @@ import Foundation
 import MoatConfig
 
 /// The live host as a `HostState`, read with a constant number of commands, whatever the
-/// number of networks: `ip -j -d addr show`, `ip -j route show` and `iptables-save`, one each;
-/// everything else is plain file reads (/proc, moat's state and run dirs, resolv.conf).
+/// number of networks: `ip -j -d addr show`, `ip -j route show`, `iptables-save` and (where
+/// nftables is installed) `nft -j list ruleset`, one each; everything else is plain file reads (/proc, moat's state and run dirs, resolv.conf).
 ///
 /// Ownership is decided only from marks found on the host (a bridge's ifalias `moat:<network>`,
 /// a `MOAT-` chain's name, an interface record, a dnsmasq config or pid file), so a network
@@ -11,10 +11,12 @@ import MoatConfig
 /// host seam) is a thin shell around this pure assembly, which the tests drive directly.
 public struct Snapshot {
     /// The commands a snapshot runs, in order.
-    public static let commands: [[String]] = [ipAddrCommand, ipRouteCommand, iptablesSaveCommand]
+    public static let commands: [[String]] = [ipAddrCommand, ipRouteCommand, iptablesSaveCommand, nftListCommand]
     public static let ipAddrCommand = ["ip", "-j", "-d", "addr", "show"]
     public static let ipRouteCommand = ["ip", "-j", "route", "show"]
     public static let iptablesSaveCommand = ["iptables-save"]
+    /// Moat's table and every other table's base chains (`NftablesBackend.parseRuleset`).
+    public static let nftListCommand = ["nft", "-j", "list", "ruleset"]
 
     /// What a network has in moat's state dir.
     public struct NetworkFiles: Hashable, Sendable {
@@ -50,6 +52,8 @@ public struct Snapshot {
         public var links: [Link]
         public var routes: [Route]
         public var firewall: FirewallDump
+        /// `nft -j list ruleset`; nil where nft is not installed.
+        public var nftables: NftablesDump?
         public var ipForward: Bool
         /// By network name, as found in the state dir.
         public var files: [String: NetworkFiles]
@@ -70,7 +74,8 @@ public struct Snapshot {
         public var journalInterrupted: Bool
 
         public init(
-            links: [Link] = [], routes: [Route] = [], firewall: FirewallDump = FirewallDump(), ipForward: Bool = false,
+            links: [Link] = [], routes: [Route] = [], firewall: FirewallDump = FirewallDump(), nftables: NftablesDump? = nil,
+            ipForward: Bool = false,
             files: [String: NetworkFiles] = [:], pids: [String: Int32] = [:], ipv6Disabled: [String: Bool] = [:],
             arp: [String: ARPSettings] = [:], ipForwardBefore: Bool? = nil, resolvConf: String = "", journal: Journal? = nil,
             journalInterrupted: Bool = false
@@ -82,6 +87,7 @@ public struct Snapshot {
             self.links = links
             self.routes = routes
             self.firewall = firewall
+            self.nftables = nftables
             self.ipForward = ipForward
             self.files = files
             self.pids = pids
@@ -147,7 +153,8 @@ public struct Snapshot {
 
         var networkChains: [String: [ChainID: [FirewallRule]]] = [:]
         var sharedChains: [ChainID: [FirewallRule]] = [:]
-        for (chain, rules) in facts.firewall.chains {
+        let chains = facts.firewall.chains.merging(facts.nftables?.chains ?? [:]) { first, _ in first }
+        for (chain, rules) in chains {
             if let network = ChainName.network(of: chain), isNetworkName(network) {
                 networkChains[network, default: [:]][chain] = rules
             } else {
@@ -217,7 +224,10 @@ public struct Snapshot {
                 facts.links.compactMap { link in link.isPhysical ? link.mac.map { (link.name, $0) } : nil },
                 uniquingKeysWith: { first, _ in first }),
             linkGroups: Dictionary(
-                facts.links.compactMap { $0.group == "default" ? nil : ($0.name, $0.group) }, uniquingKeysWith: { first, _ in first }))
+                facts.links.compactMap { $0.group == "default" ? nil : ($0.name, $0.group) }, uniquingKeysWith: { first, _ in first }),
+            firewallHost: FirewallHost(
+                nftables: facts.nftables != nil, forwardPolicy: facts.firewall.forwardPolicy, dockerChains: facts.firewall.dockerChains,
+                droppingChains: facts.nftables?.droppingChains ?? []))
     }
 
     /// The pid a pid file names; nil unless it is a positive number.

@@ -144,7 +144,8 @@ public enum Status {
             // Judge only what is both declared and applied: a declared network that is not on
             // the host is reported as "not applied", not as drift of the shared chains, and a
             // network on the host that the file dropped is reported as such.
-            let rendered = DesiredState.render(config, paths: paths, upstream: live.resolvers)
+            let backend = FirewallDecision.choose(config.firewall, host: live).backend
+            let rendered = DesiredState.render(config, paths: paths, upstream: live.resolvers, backend: backend)
             let notApplied = declaredNames.subtracting(live.networks.keys)
             let undeclared = Set(live.networks.keys).subtracting(declaredNames)
             desired = rendered

@@ -94,7 +94,7 @@ public struct TestPointSystem: HostSystem {
 
     /// Programs that only read the host: the snapshot's and the connection listing.
     static func readsOnly(_ argv: [String]) -> Bool {
-        argv.first == "iptables-save" || (argv.first == "ip" && argv.contains("-j")) || argv == Conntrack.listCommand
+        Snapshot.commands.contains(argv) || argv == Conntrack.listCommand
     }
 
     public func run(_ argv: [String], input: String?) async throws -> CommandResult {
@@ -132,4 +132,13 @@ public struct TestPointSystem: HostSystem {
     }
     public var processID: Int32 { base.processID }
     public func now() -> Date { base.now() }
+}
+
+/// **For tests only; off unless a test sets it.** `MOAT_TEST_FIREWALL=iptables|nftables`
+/// stands for a file's `firewall: auto` (an explicit `firewall:` is kept), so every
+/// end-to-end test runs against either backend without writing it into each of its files.
+public enum TestFirewall {
+    public static var forced: FirewallChoice? {
+        ProcessInfo.processInfo.environment["MOAT_TEST_FIREWALL"].flatMap(FirewallChoice.init(rawValue:))
+    }
 }

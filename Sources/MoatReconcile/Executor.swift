@@ -18,7 +18,8 @@ struct Unit: Sendable {
 }
 
 /// Turns a plan into batched units: one `ip -batch` for every link change, one
-/// `iptables-restore --noflush` for every firewall change, one unit that starts (or stops)
+/// `iptables-restore --noflush` for every change of iptables' chains and one `nft -f` for
+/// every change of nftables' (the two only while a run switches backends), one unit that starts (or stops)
 /// every dnsmasq of a phase at once.
 ///
 /// dnsmasq is started concurrently because a start costs little CPU but ~60-80 ms of wall
@@ -141,12 +142,24 @@ struct Executor: Sendable {
                 for sysctl in sysctls { try system.setSysctl(sysctl.key, sysctl.value) }
             })
         }
-        if !firewall.isEmpty {
-            let payload = Self.restorePayload(firewall)
-            units.append(Unit(title: "iptables-restore --noflush: \(count(firewall.count, "chain change"))") {
+        var firewallUnits: [Unit] = []
+        let iptables = firewall.filter { $0.backend == .iptables }
+        if !iptables.isEmpty {
+            let payload = IptablesBackend.restorePayload(operations: iptables)
+            firewallUnits.append(Unit(title: "iptables-restore --noflush: \(count(iptables.count, "chain change"))") {
                 try await system.check(["iptables-restore", "--noflush"], input: payload)
             })
         }
+        if let transaction = NftablesBackend.transaction(live: IptablesBackend.moatChains(of: host), operations: firewall) {
+            let changes = firewall.count - iptables.count
+            let unit = Unit(title: "nft -f: table inet moat, \(count(changes, "chain change"))") {
+                try await system.check(["nft", "-f", "-"], input: transaction)
+            }
+            // Moving to nftables, its table comes before iptables' chains go, so no packet
+            // passes while neither holds moat's rules (while both do, both must admit it).
+            if Self.onlyRemoves(iptables) { firewallUnits.insert(unit, at: 0) } else { firewallUnits.append(unit) }
+        }
+        units += firewallUnits
         if !removals.isEmpty {
             let removals = removals
             units.append(Unit(title: "remove \(count(removals.count, "file")) moat no longer needs") {
@@ -161,9 +174,15 @@ struct Executor: Sendable {
         return units
     }
 
-    /// The plan's firewall operations as one transaction (see `IptablesBackend.restorePayload`).
-    static func restorePayload(_ operations: [MoatCore.Operation]) -> String {
-        IptablesBackend.restorePayload(operations: operations)
+    /// Whether firewall `operations` only take rules away (chains deleted, jumps removed).
+    static func onlyRemoves(_ operations: [MoatCore.Operation]) -> Bool {
+        operations.allSatisfy { operation in
+            switch operation {
+            case .deleteChain: true
+            case .replaceJumps(_, _, let new): new.isEmpty
+            default: false
+            }
+        }
     }
 
     func writeFiles(_ network: String, _ instance: DnsmasqInstance) throws {

@@ -7,18 +7,20 @@ import MoatCore
 // functions only fetch.
 
 extension Snapshot {
-    /// Reads the host: three commands, every other fact a file read (/proc, moat's state and
+    /// Reads the host: four commands (`nft` only where it is installed), every other fact a file read (/proc, moat's state and
     /// run dirs, /etc/resolv.conf). One value holds every fact that plan, apply and status
     /// decide from, so they decide alike.
     public static func read(_ system: any HostSystem, paths: Paths) async throws -> HostState {
-        // The three commands only read, so they run at once: a snapshot costs the slowest
+        // The commands only read, so they run at once: a snapshot costs the slowest
         // of them, not their sum (moat reads the host twice per apply).
         async let addr = output(of: ipAddrCommand, system: system)
         async let route = output(of: ipRouteCommand, system: system)
         async let save = output(of: iptablesSaveCommand, system: system)
+        async let ruleset = output(ifInstalled: nftListCommand, system: system)
         let links = try parseIPAddr(json: try await addr)
         let routes = try parseRoutes(json: try await route)
         let firewall = IptablesBackend.parseSave(try await save)
+        let nftables = try await ruleset.map(NftablesBackend.parseRuleset(json:))
 
         let ipForward = try system.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
         var networkFiles = try readNetworkFiles(paths: paths, system: system)
@@ -53,7 +55,7 @@ extension Snapshot {
 
         return assemble(
             Facts(
-                links: links, routes: routes, firewall: firewall, ipForward: ipForward, files: networkFiles, pids: pids,
+                links: links, routes: routes, firewall: firewall, nftables: nftables, ipForward: ipForward, files: networkFiles, pids: pids,
                 ipv6Disabled: ipv6Disabled, arp: arp,
                 ipForwardBefore: try system.read(paths.ipForwardRecord).map(isOne),
                 resolvConf: try system.read("/etc/resolv.conf") ?? "", journal: journal, journalInterrupted: interrupted))
@@ -62,13 +64,19 @@ extension Snapshot {
     /// Runs one of the snapshot's commands, turning "not found" into the package to install
     /// and any other failure into an error with its argv and stderr.
     static func output(of argv: [String], system: any HostSystem) async throws -> String {
+        guard let output = try await output(ifInstalled: argv, system: system) else { throw Dependencies.missing([argv[0]]) }
+        return output
+    }
+
+    /// `output(of:system:)` of a program the host may lack: nil when it is not found.
+    static func output(ifInstalled argv: [String], system: any HostSystem) async throws -> String? {
         let result: CommandResult
         do {
             result = try await system.run(argv, input: nil)
         } catch let failure as CommandFailure where failure.result.status == 127 {
-            throw Dependencies.missing([argv[0]])
+            return nil
         }
-        if result.status == 127 { throw Dependencies.missing([argv[0]]) }
+        if result.status == 127 { return nil }
         guard result.status == 0 else {
             throw MoatError(.failed, "cannot read the host's state: \(CommandFailure(argv: argv, result: result))")
         }

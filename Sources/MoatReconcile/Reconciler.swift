@@ -46,11 +46,12 @@ public struct Reconciler: Sendable {
         /// verification judges the same set).
         var leaving: Set<String>
 
-        /// The host this run makes of `live`: the file rendered with the host's resolvers, or
-        /// the host without the networks that leave.
+        /// The host this run makes of `live`: the file rendered with the host's resolvers in
+        /// the backend chosen when planned, or the host without the networks that leave.
         func desired(_ live: HostState, paths: Paths) -> HostState {
             switch goal {
-            case .apply(let config): DesiredState.render(config, paths: paths, upstream: live.resolvers)
+            case .apply(let config):
+                DesiredState.render(config, paths: paths, upstream: live.resolvers, backend: plan.firewall?.backend ?? .iptables)
             case .destroy: live.without(networks: leaving)
             }
         }

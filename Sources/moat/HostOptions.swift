@@ -43,7 +43,9 @@ struct HostOptions: ParsableArguments {
         if !check.warnings.isEmpty {
             Terminal.standardError.write(check.printed(check.warnings, color: Terminal.standardError.color))
         }
-        return try check.get()
+        var config = try check.get()
+        if config.firewall == .auto, let forced = TestFirewall.forced { config.firewall = forced }
+        return config
     }
 
     /// What the configuration is called in the lock holder's line: the files as given.

@@ -27,7 +27,7 @@ extension EndToEnd {
             }
         }
 
-        @Test("on a converged host, plan and a no-op apply run only the snapshot's three commands")
+        @Test("on a converged host, plan and a no-op apply run only the snapshot's four commands")
         func noOpRunsOnlyTheSnapshot() async throws {
             try await withHost("procs") { host in
                 let file = try host.file("moat.yaml", Files.lab)
@@ -36,7 +36,7 @@ extension EndToEnd {
                 let wrappers = host.folder.appendingPathComponent("bin")
                 let log = host.folder.appendingPathComponent("exec.log").path
                 try FileManager.default.createDirectory(at: wrappers, withIntermediateDirectories: true)
-                for program in ["ip", "iptables", "iptables-save", "iptables-restore", "dnsmasq"] {
+                for program in ["ip", "iptables", "iptables-save", "iptables-restore", "nft", "dnsmasq"] {
                     let real = try #require(Shell.which(program))
                     let wrapper = wrappers.appendingPathComponent(program).path
                     let script = "#!/bin/sh\nprintf '%s\\n' \"\(program) $*\" >> \(log)\nexec \(real) \"$@\"\n"

@@ -46,9 +46,10 @@ extension EndToEnd {
                 #expect(apply.status == 1, "\(apply)")
                 #expect(apply.stderr.contains(fault.message), "\(apply)")
                 let after = try host.fingerprint()
-                if fault.afterFirewallOnFreshTables {
+                if fault.afterFirewallOnFreshTables && Environment.firewall == "iptables" {
                     // The transaction made the filter, nat and mangle tables; the rollback empties
-                    // them but iptables has no way to delete a table, so they stay, empty.
+                    // them but iptables has no way to delete a table, so they stay, empty. (The
+                    // nftables backend deletes its table: byte for byte as before.)
                     withKnownIssue("bug: a rolled-back apply leaves the iptables tables it created behind, empty") {
                         #expect(after == before, "\(lineDiff(expected: before, actual: after))")
                     }

@@ -67,16 +67,30 @@ struct RenderTextTests {
         #expect(Render.Sysctl(procPath: "net/ipv4/conf/eth0.10/arp_ignore", value: "1").line == "net.ipv4.conf.eth0/10.arp_ignore = 1")
     }
 
-    @Test("--out files: one per part, dnsmasq by network")
+    @Test("--out files: one per part, dnsmasq by network; both backends for firewall: auto")
     func files() throws {
         let render = try Self.render("vm-lab.yaml")
         #expect(
             render.files.map(\.path) == [
-                "iptables.rules", "ip.batch", "sysctl.conf", "dnsmasq/dmz/dnsmasq.conf", "dnsmasq/dmz/dhcp-hosts",
+                "iptables.rules", "nftables.nft", "ip.batch", "sysctl.conf", "dnsmasq/dmz/dnsmasq.conf", "dnsmasq/dmz/dhcp-hosts",
                 "dnsmasq/dmz/hosts", "dnsmasq/lab/dnsmasq.conf", "dnsmasq/lab/dhcp-hosts", "dnsmasq/lab/hosts",
             ])
         #expect(render.files.first?.text == render.iptablesRestore)
-        #expect(render.text.hasPrefix("# iptables-restore --noflush\n*raw\n"))
+        #expect(render.text.hasPrefix("# iptables-restore --noflush (if firewall: auto picks iptables)\n*raw\n"))
+        #expect(render.text.contains("\n# nft -f - (if firewall: auto picks nftables)\nadd table inet moat\ndelete table inet moat\ntable inet moat {\n"))
+    }
+
+    @Test("a file that names its backend renders that one only", arguments: FirewallBackend.allCases)
+    func oneBackend(_ backend: FirewallBackend) throws {
+        var config = try RenderCases.example("vm-lab.yaml").config
+        config.firewall = backend == .iptables ? .iptables : .nftables
+        let render = Render(config, paths: Self.paths, upstream: ["192.0.2.53"])
+        let auto = try Self.render("vm-lab.yaml")
+        #expect(render.files.map(\.path).first == (backend == .iptables ? "iptables.rules" : "nftables.nft"))
+        #expect(render.files.map(\.path).dropFirst().first == "ip.batch")
+        #expect(render.iptablesRestore == (backend == .iptables ? auto.iptablesRestore : nil))
+        #expect(render.nftables == (backend == .nftables ? auto.nftables : nil))
+        #expect(render.text.hasPrefix(backend == .iptables ? "# iptables-restore --noflush\n" : "# nft -f -\n"))
     }
 
     @Test("rendering is pure: the same file gives the same text")

@@ -7,7 +7,8 @@ import MoatHost
 import MoatTestSupport
 
 
-/// The snapshot's three commands answered with a captured fixture; any other command fails.
+/// The snapshot's commands answered with a captured fixture (`nft` as not installed); any
+/// other command fails.
 func answering(fixture: String) throws -> @Sendable ([String], String?) throws -> CommandResult {
     let addr = try Captured.ipAddr(fixture)
     let route = try Captured.ipRoute(fixture)
@@ -17,6 +18,8 @@ func answering(fixture: String) throws -> @Sendable ([String], String?) throws -
         case Snapshot.ipAddrCommand: CommandResult(status: 0, stdout: addr)
         case Snapshot.ipRouteCommand: CommandResult(status: 0, stdout: route)
         case Snapshot.iptablesSaveCommand: CommandResult(status: 0, stdout: save)
+        // The fixtures were captured on hosts without nftables.
+        case Snapshot.nftListCommand: CommandResult(status: 127, stderr: "nft: not found")
         default: CommandResult(status: 1, stderr: "unexpected command \(argv)")
         }
     }
@@ -42,14 +45,14 @@ struct SnapshotReadTests {
         return files
     }
 
-    @Test("three commands read one network", arguments: ["host", "duplicate-jump", "empty"])
+    @Test("four commands read one network", arguments: ["host", "duplicate-jump", "empty"])
     func threeCommandsSmall(fixture: String) async throws {
         let host = FakeHost(files: files(networks: 1), respond: try answering(fixture: fixture))
         _ = try await Snapshot.read(host, paths: paths)
         #expect(Set(host.commands) == Set(Snapshot.commands) && host.commands.count == Snapshot.commands.count)  // run side by side: any order
     }
 
-    @Test("the same three commands read fifty networks, with every dnsmasq and file")
+    @Test("the same four commands read fifty networks, with every dnsmasq and file")
     func threeCommandsForFifty() async throws {
         let host = FakeHost(files: files(networks: 50), respond: try answering(fixture: "many"))
         let state = try await Snapshot.read(host, paths: paths)

@@ -248,10 +248,12 @@ struct FixtureHost {
     }
 
     /// Answers the snapshot's commands with the captured output; nothing is ever executed.
+    /// A case captured without `nft` is a host without nftables.
     var host: FakeHost {
         let outputs = outputs
         return FakeHost(files: contents) { argv, _ in
             guard let output = outputs[argv] else {
+                if argv == Snapshot.nftListCommand { return CommandResult(status: 127, stderr: "nft: not found") }
                 return CommandResult(status: 1, stderr: "not captured: \(argv.joined(separator: " "))")
             }
             return CommandResult(status: 0, stdout: output)

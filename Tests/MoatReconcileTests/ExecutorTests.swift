@@ -12,7 +12,7 @@ struct ExecutorTests {
     @Test("the iptables-restore payload declares chains, removes old jumps, appends, inserts jumps, deletes chains")
     func payloadOrder() {
         let jump = FirewallRule(owner: .shared, verdict: .jump("MOAT-FORWARD"))
-        let payload = Executor.restorePayload([
+        let payload = IptablesBackend.restorePayload(operations: [
             .deleteChain(ChainID(.filter, "MOAT-FROM-old")),
             .writeChain(
                 ChainID(.filter, "MOAT-FORWARD"), [FirewallRule(owner: .network("lab"), inInterface: "virbr10", verdict: .jump("MOAT-FROM-lab"))]),

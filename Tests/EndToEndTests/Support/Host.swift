@@ -4,8 +4,19 @@ import Testing
 /// Whether end-to-end tests can run here: root, with the tools moat drives.
 enum Environment {
     static var ready: Bool {
-        Shell.isRoot && ["ip", "iptables-save", "iptables-restore", "dnsmasq", "busybox", "python3"].allSatisfy(Shell.exists)
+        _ = firewall
+        return Shell.isRoot && ["ip", "iptables-save", "iptables-restore", "dnsmasq", "busybox", "python3"].allSatisfy(Shell.exists)
     }
+
+    /// The backend every moat these tests run puts its rules in where a file says
+    /// `firewall: auto` (or nothing): `MOAT_TEST_FIREWALL` as given (`make test` runs the
+    /// suites once with each), iptables when unset. Set in this process's environment once,
+    /// so every moat started from here, however, inherits it.
+    static let firewall: String = {
+        let chosen = ProcessInfo.processInfo.environment["MOAT_TEST_FIREWALL"].flatMap { $0.isEmpty ? nil : $0 } ?? "iptables"
+        setenv("MOAT_TEST_FIREWALL", chosen, 1)
+        return chosen
+    }()
 
     /// The built `moat`, next to the test bundle (`swift build --build-tests` builds both).
     static var moatBinary: String {
@@ -84,10 +95,18 @@ final class TestHost: @unchecked Sendable {
         return background
     }
 
-    /// `iptables-save` without its timestamp comments, and `ip -j addr`: what a change shows.
+    /// `iptables-save` without its timestamp comments, moat's nftables table, and `ip -j
+    /// addr`: what a change shows.
     func fingerprint() throws -> String {
         let rules = try exec(["iptables-save"]).split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
-        return rules + "\n" + (try exec(["ip", "-j", "addr"]))
+        return rules + "\n" + (try nftablesTable()) + (try exec(["ip", "-j", "addr"]))
+    }
+
+    /// `nft list table inet moat`: empty when there is no such table (or no nft).
+    func nftablesTable() throws -> String {
+        guard Shell.exists("nft") else { return "" }
+        let listed = try Shell.run(["ip", "netns", "exec", namespace, "nft", "list", "table", "inet", "moat"])
+        return listed.status == 0 ? listed.stdout : ""
     }
 
     /// A fingerprint without tables that hold no rules and only built-in chains with

@@ -24,6 +24,7 @@ struct HostImage: Equatable, CustomStringConvertible {
             .split(separator: "\n").map(String.init).sorted()
         firewall = TestHost.withoutEmptyTables(
             try host.exec(["iptables-save"]).split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n"))
+            + "\n" + (try host.nftablesTable())
         files = host.stateFiles().merging(host.runFiles()) { $1 }
         dnsmasq = host.dnsmasqPids()
     }

@@ -14,7 +14,7 @@
 # dnsmasq processes this script's moat started are removed on exit, failure included.
 #
 # Each case's live/ holds:
-#   ip-addr.json ip-route.json iptables-save.txt   the snapshot's three commands (iptables-save
+#   ip-addr.json ip-route.json iptables-save.txt   the snapshot's commands but nft (iptables-save
 #                                                  without its timestamped comment lines)
 #   ip_forward        /proc/sys/net/ipv4/ip_forward
 #   disable_ipv6      "<device> <0|1>" for every device that has an IPv6 conf folder
