@@ -42,6 +42,7 @@ deps:
 test: deps deb
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	MOAT_TEST_FIREWALL=nftables $(SWIFT) test --skip-build --filter EndToEndTests
 
 ## release: the binary hosts get: the Swift runtime linked in (it needs only glibc and
 ## libstdc++, no toolchain), stripped; in its own build folder.

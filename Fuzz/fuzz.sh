@@ -53,7 +53,7 @@ dictionary() {
     case $1 in
         config) echo Fuzz/dictionaries/yaml.dict ;;
         iptables-save) echo Fuzz/dictionaries/iptables.dict ;;
-        ip-addr | ip-route | journal | interface-record | saved-plan) echo Fuzz/dictionaries/json.dict ;;
+        ip-addr | ip-route | journal | interface-record | saved-plan | nft-ruleset) echo Fuzz/dictionaries/json.dict ;;
         *) ;;
     esac
 }

@@ -680,7 +680,7 @@ func isValidNetworkName(_ name: String) -> Bool {
 
 /// What the kernel accepts as an interface name (IFNAMSIZ, no `/`, no spaces), narrowed
 /// to characters that are safe in every command and file name moat builds from it.
-func isValidDeviceName(_ name: String) -> Bool {
+public func isValidDeviceName(_ name: String) -> Bool {
     TextShape.isDeviceName(name)
 }
 

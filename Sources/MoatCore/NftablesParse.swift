@@ -39,7 +39,10 @@ extension NftablesBackend {
 
     /// Reads `nft -j list ruleset` (nftables 1.0's JSON schema 1). Anything it cannot read
     /// is left out, except in moat's own table, where a rule the model cannot express is kept
-    /// opaque (so its chain differs from the file's and is rewritten).
+    /// opaque (so its chain differs from the file's and is rewritten). What is read goes back
+    /// into an `nft -f` transaction when a rollback writes the table as it was, so a device,
+    /// chain or comment that is not safe there as it is makes its rule opaque: a `#` comment
+    /// of its JSON on one line, which nft skips.
     public static func parseRuleset(json: String) -> NftablesDump {
         guard let data = json.data(using: .utf8),
             let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
@@ -88,6 +91,17 @@ extension NftablesBackend {
         return dump
     }
 
+    /// A comment nft reads back between double quotes as it is: printable ASCII, no `"` or `\`.
+    static func isSafeComment(_ text: String?) -> Bool {
+        text.map { $0.utf8.count <= 128 && $0.utf8.allSatisfy { (0x20...0x7e).contains($0) && $0 != 0x22 && $0 != 0x5c } } ?? true
+    }
+
+    /// A chain name safe in nft text: letters, digits, `-`, `_`.
+    static func isChainName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x41...0x5a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d || $0 == 0x5f }
+    }
+
     static func isMoat(_ object: [String: Any]) -> Bool {
         object["family"] as? String == family && object["table"] as? String == table
     }
@@ -134,7 +148,8 @@ extension NftablesBackend {
             let elements = maps[String(data.dropFirst())], rule["comment"] == nil
         {
             let jumps = elements.map { element -> FirewallRule in
-                guard let verdict = verdict(element.verdict, table: table) else {
+                guard isValidDeviceName(element.device), isSafeComment(element.comment), let verdict = verdict(element.verdict, table: table)
+                else {
                     return .opaque("# \(compact(element.verdict))", owner: RuleOwner(comment: element.comment), verdict: .text(""))
                 }
                 return FirewallRule(
@@ -145,7 +160,8 @@ extension NftablesBackend {
                 (a.owner.comment ?? "", a.inInterface ?? a.outInterface ?? "") < (b.owner.comment ?? "", b.inInterface ?? b.outInterface ?? "")
             }
         }
-        return [parse(expressions, owner: owner, table: table) ?? .opaque("# \(compact(rule["expr"] ?? []))", owner: owner, verdict: .text(""))]
+        let typed = isSafeComment(rule["comment"] as? String) ? parse(expressions, owner: owner, table: table) : nil
+        return [typed ?? .opaque("# \(compact(rule["expr"] ?? []))", owner: owner, verdict: .text(""))]
     }
 
     /// One rule of the model from its expressions; nil when the model cannot express it.
@@ -185,7 +201,7 @@ extension NftablesBackend {
             let type = body["type"] as? String
             return (type == "icmp" || type == "icmpx") && body["expr"] as? String == "port-unreachable" ? .reject : nil
         case "jump":
-            guard let target = (body as? [String: Any])?["target"] as? String else { return nil }
+            guard let target = (body as? [String: Any])?["target"] as? String, isChainName(target) else { return nil }
             let chain = modelChain(target)
             return chain.table == table ? .jump(chain.name) : .text("jump \(target)")
         case "masquerade":
@@ -207,7 +223,8 @@ extension NftablesBackend {
         guard let op = match["op"] as? String, let left = match["left"] as? [String: Any], let right = match["right"] else { return false }
         let equal = op == "=="
         if let meta = (left["meta"] as? [String: Any])?["key"] as? String {
-            guard let value = right as? String else { return false }
+            guard let value = right as? String, meta == "l4proto" ? ["tcp", "udp", "icmp"].contains(value) : isValidDeviceName(value)
+            else { return false }
             switch meta {
             case "iifname" where equal && rule.inInterface == nil: rule.inInterface = value
             case "oifname" where (equal || op == "!=") && rule.outInterface == nil:
@@ -228,7 +245,7 @@ extension NftablesBackend {
                 rule.destination = cidr
                 rule.destinationNegated = !equal
             case ("ip", "protocol") where equal && rule.proto == nil:
-                guard let value = right as? String else { return false }
+                guard let value = right as? String, ["tcp", "udp", "icmp"].contains(value) else { return false }
                 rule.proto = value
             case ("tcp", "dport"), ("udp", "dport"):
                 guard equal, rule.proto == nil || rule.proto == proto else { return false }

@@ -13,10 +13,12 @@ public enum Dependencies {
         "iptables-restore": "iptables",
         "dnsmasq": "dnsmasq-base",
         "conntrack": "conntrack",
+        "nft": "nftables",
     ]
 
     /// What every `apply` and `destroy` runs. `conntrack` is needed only by an apply that cuts
-    /// connections, and checked then (still before anything is touched).
+    /// connections, `nft` only by one that changes nftables' rules; each is checked then
+    /// (still before anything is touched).
     public static let always = ["dnsmasq", "ip", "iptables", "iptables-restore", "iptables-save"]
 
     /// The error for programs that cannot be found, naming the packages to install.

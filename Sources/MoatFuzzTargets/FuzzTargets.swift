@@ -17,7 +17,7 @@ public struct FuzzTarget: Sendable {
     public static let all: [String: FuzzTarget] = Dictionary(
         uniqueKeysWithValues: [
             config, ipAddr, ipRoute, iptablesSave, leases, pidCmdline, listeners, resolvConf, journal, interfaceRecord,
-            savedPlan, conntrack,
+            savedPlan, conntrack, nftRuleset,
         ].map { ($0.name, $0) })
 }
 
@@ -207,5 +207,29 @@ extension FuzzTarget {
             try require(argv.allSatisfy { !$0.isEmpty && !$0.contains(" ") }, "conntrack -D argv \(argv)")
             keep(argv)
         }
+    }
+}
+
+extension FuzzTarget {
+    /// The output of `nft -j list ruleset` as the snapshot reads it
+    /// (`NftablesBackend.parseRuleset`), and the host those chains make, planned for. What it
+    /// reads goes back into an `nft -f` transaction when a rollback writes the table as it
+    /// was, so every rule must render on one line of its own, and the table be the one
+    /// block it opens.
+    static let nftRuleset = FuzzTarget(name: "nft-ruleset") { bytes in
+        let dump = NftablesBackend.parseRuleset(json: text(bytes))
+        for (chain, rules) in dump.chains {
+            try require(chain.backend == .nftables, "a chain of nft's read as \(chain.backend)'s")
+            for rule in rules {
+                let line = NftablesBackend.text(of: rule, in: chain.table)
+                // nft reads an opaque rule's `#` line as a comment to its end; anything else it reads as a rule.
+                try require(!line.contains("\n") && !line.contains("\r"), "a rule breaks its line: \(line)")
+                try require(rule.opaque.map { $0.hasPrefix("# ") } ?? !line.contains(";"), "a rule nft would read as more than one: \(line)")
+            }
+        }
+        let table = NftablesBackend.table(dump.chains)
+        try require(table.filter { $0 == "{" }.count == table.filter { $0 == "}" }.count || dump.chains.values.joined().contains { $0.opaque != nil },
+            "the table's braces do not balance")
+        Lab.plan(on: Snapshot.assemble(Snapshot.Facts(nftables: dump)))
     }
 }

@@ -138,8 +138,12 @@ public struct Reconciler: Sendable {
             progress("moat: " + journal.interruptedMessage)
         }
         let run = try prepare(goal, live: live)
-        if run.plan.steps.flatMap(\.operations).contains(where: { $0.phase == .cutConnections }) {
+        let operations = run.plan.steps.flatMap(\.operations)
+        if operations.contains(where: { $0.phase == .cutConnections }) {
             try Dependencies.check(["conntrack"], system: system)
+        }
+        if operations.contains(where: { $0.backend == .nftables }) {
+            try Dependencies.check(["nft"], system: system)
         }
         guard try confirm(run) else { return .declined(run) }
         var failure: (any Error)?

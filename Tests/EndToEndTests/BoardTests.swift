@@ -47,7 +47,7 @@ extension EndToEnd {
                 #expect(after.addresses == deviceBefore.addresses)
                 #expect(after.up == deviceBefore.up, "usb0 is left up or down as it was")
                 #expect(try arp(host) == arpBefore, "usb0's arp_ignore and arp_announce are put back")
-                #expect(!(try host.exec(["iptables-save"]).contains("MOAT")))
+                #expect(!(try Rules.text(host).contains("MOAT")))
             }
         }
 

@@ -33,7 +33,7 @@ struct CommandLineTests {
         let valid = try moat(["validate", "-"], input: lab)
         #expect(valid.status == 0 && valid.stdout == "<stdin>: valid, 2 networks (lab, dmz).\n", "\(valid)")
         let render = try moat(["render", "-"], input: lab)
-        #expect(render.status == 0 && render.stdout.hasPrefix("# iptables-restore --noflush\n"), "\(render)")
+        #expect(render.status == 0 && render.stdout.hasPrefix(Rules.nftables ? "# nft -f -\n" : "# iptables-restore --noflush\n"), "\(render)")
         let invalid = try moat(["validate", "-"], input: "version: 1\nnetworks:\n  Lab: {}\n")
         #expect(invalid.status == 1)
         #expect(invalid.stderr.hasPrefix("<stdin>:3:3: error: networks.Lab: "), "\(invalid)")

@@ -78,7 +78,11 @@ extension EndToEnd {
                 switch drift {
                 case .deletedRule:
                     // The jump that keeps lab's guests off the LAN and the other networks.
-                    try host.exec(["iptables", "-D", "MOAT-FROM-lab", "-m", "comment", "--comment", "moat:lab", "-j", "MOAT-BLOCK"])
+                    if Rules.nftables {
+                        try Rules.nftDelete(in: "MOAT-FROM-lab", containing: "jump MOAT-BLOCK", host: host)
+                    } else {
+                        try host.exec(["iptables", "-D", "MOAT-FROM-lab", "-m", "comment", "--comment", "moat:lab", "-j", "MOAT-BLOCK"])
+                    }
                 case .killedDnsmasq:
                     let pid = try #require(pids["lab"])
                     kill(pid, SIGKILL)
@@ -109,7 +113,7 @@ extension EndToEnd {
 
         /// The rules carrying a network's mark, in order.
         func rules(of network: String, in host: TestHost) throws -> [String] {
-            try host.exec(["iptables-save"]).split(separator: "\n").filter { $0.contains("\"moat:\(network)\"") }.map(String.init)
+            try Rules.text(host).split(separator: "\n").filter { $0.contains("\"moat:\(network)\"") }.map(String.init)
         }
 
         /// A killed daemon whose parent (init, in a container maybe none) has not reaped it.

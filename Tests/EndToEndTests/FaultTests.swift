@@ -23,10 +23,10 @@ extension EndToEnd {
 
         static let faults: [Fault] = [
             Fault(name: "ip -batch fails on an empty host", program: "ip", trigger: "-batch", deployed: false),
-            Fault(name: "iptables-restore fails on an empty host", program: "iptables-restore", trigger: nil, deployed: false),
+            Fault(name: "\(Rules.tool.program) fails on an empty host", program: Rules.tool.program, trigger: Rules.tool.trigger, deployed: false),
             Fault(name: "dnsmasq of dmz fails on an empty host", program: "dnsmasq", trigger: "/networks/dmz/", deployed: false),
             Fault(name: "ip -batch fails while a deployed host is changed", program: "ip", trigger: "-batch", deployed: true),
-            Fault(name: "iptables-restore fails while a deployed host is changed", program: "iptables-restore", trigger: nil, deployed: true),
+            Fault(name: "\(Rules.tool.program) fails while a deployed host is changed", program: Rules.tool.program, trigger: Rules.tool.trigger, deployed: true),
             Fault(name: "dnsmasq of a new network fails while a deployed host is changed", program: "dnsmasq", trigger: "/networks/ops/", deployed: true),
         ]
 

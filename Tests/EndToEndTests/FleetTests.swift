@@ -71,7 +71,7 @@ extension EndToEnd {
                 let hotplug = try host.moat(["apply", file])
                 try #require(hotplug.status == 0, "\(hotplug)")
                 #expect(try addresses(host, "enx00e04c680001").contains("10.20.0.1/24"))
-                #expect(try host.exec(["iptables-save"]).contains("MOAT-IN-board"))
+                #expect(try Rules.text(host).contains("MOAT-IN-board"))
 
                 // Unplugged: the network waits again, and nothing of it stays on the host.
                 try host.exec(["ip", "link", "del", "enx00e04c680001"])
@@ -79,7 +79,7 @@ extension EndToEnd {
                 #expect(gone.stdout.contains("its device is gone; the network waits for it"), "\(gone)")
                 let cleanup = try host.moat(["apply", file])
                 try #require(cleanup.status == 0, "\(cleanup)")
-                #expect(!(try host.exec(["iptables-save"]).contains("board")))
+                #expect(!(try Rules.text(host).contains("board")))
                 #expect(host.dnsmasqPids()["board"] == nil)
                 #expect(host.dnsmasqPids()["vms"] != nil)
                 #expect(try host.moat(["plan", file, "--detailed-exitcode"]).status == 0)

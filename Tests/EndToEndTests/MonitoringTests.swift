@@ -36,9 +36,13 @@ extension EndToEnd {
                 #expect(ok.stdout.hasPrefix("MOAT OK - 1 network in place; board waiting for its device"), "\(ok)")
 
                 // A rule lost as a `firewall-cmd --reload` or a hand would lose it.
-                try host.exec(
-                    ["iptables", "-D", "MOAT-IN-lab", "-d", "192.168.100.1/32", "-p", "udp", "-m", "udp", "--dport", "53", "-m", "comment",
-                     "--comment", "moat:lab", "-j", "ACCEPT"])
+                if Rules.nftables {
+                    try Rules.nftDelete(in: "MOAT-IN-lab", containing: "udp dport 53 accept", host: host)
+                } else {
+                    try host.exec(
+                        ["iptables", "-D", "MOAT-IN-lab", "-d", "192.168.100.1/32", "-p", "udp", "-m", "udp", "--dport", "53", "-m", "comment",
+                         "--comment", "moat:lab", "-j", "ACCEPT"])
+                }
                 let drifted = try host.moat(["status", file, "--check"])
                 #expect(drifted.status == 2, "\(drifted)")
                 #expect(drifted.stdout.hasPrefix("MOAT CRITICAL - lab: firewall drifted"), "\(drifted)")

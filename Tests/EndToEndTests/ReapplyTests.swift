@@ -24,6 +24,7 @@ extension EndToEnd {
                 #expect(again.status == 0 && again.stdout.contains("No changes"), "\(again)")
                 // firewalld's reload flushes every table; the timer's apply puts moat's rules back.
                 for table in ["filter", "nat", "mangle", "raw"] { try host.exec(["iptables", "-t", table, "-F"]) }
+                if Rules.nftables { try host.exec(["nft", "flush", "table", "inet", "moat"]) }
                 #expect(try host.moat(["plan", file, "--detailed-exitcode"]).status == 2)
                 let repair = try host.moat(["apply", file])
                 #expect(repair.status == 0, "\(repair)")

@@ -17,7 +17,7 @@ extension EndToEnd {
                 ])
                 #expect(render.status == 0, "\(render)")
                 let stdout = try host.moat(["render", file, "--resolver", "203.0.113.53"])
-                #expect(stdout.status == 0 && stdout.stdout.hasPrefix("# iptables-restore --noflush\n"), "\(stdout)")
+                #expect(stdout.status == 0 && stdout.stdout.hasPrefix(Rules.nftables ? "# nft -f -\n" : "# iptables-restore --noflush\n"), "\(stdout)")
                 func rendered(_ path: String) throws -> String {
                     try String(contentsOf: out.appendingPathComponent(path), encoding: .utf8)
                 }
@@ -29,12 +29,20 @@ extension EndToEnd {
                 // as the applied host's MOAT chains and jumps.
                 let loaded = host.namespace + "-r"
                 try host.makeNamespace(loaded)
-                try Shell.must(["ip", "netns", "exec", loaded, "iptables-restore", "--noflush"], input: try rendered("iptables.rules"))
-                let want = IptablesBackend.parseSave(try Shell.must(["ip", "netns", "exec", loaded, "iptables-save"]))
-                let got = IptablesBackend.parseSave(try host.exec(["iptables-save"]))
-                #expect(!want.chains.isEmpty)
-                #expect(got.chains == want.chains)
-                #expect(got.jumps == want.jumps)
+                if Rules.nftables {
+                    try Shell.must(["ip", "netns", "exec", loaded, "nft", "-f", "-"], input: try rendered("nftables.nft"))
+                    let want = NftablesBackend.parseRuleset(json: try Shell.must(["ip", "netns", "exec", loaded, "nft", "-j", "list", "ruleset"]))
+                    let got = NftablesBackend.parseRuleset(json: try host.exec(["nft", "-j", "list", "ruleset"]))
+                    #expect(!want.chains.isEmpty)
+                    #expect(got.chains == want.chains)
+                } else {
+                    try Shell.must(["ip", "netns", "exec", loaded, "iptables-restore", "--noflush"], input: try rendered("iptables.rules"))
+                    let want = IptablesBackend.parseSave(try Shell.must(["ip", "netns", "exec", loaded, "iptables-save"]))
+                    let got = IptablesBackend.parseSave(try host.exec(["iptables-save"]))
+                    #expect(!want.chains.isEmpty)
+                    #expect(got.chains == want.chains)
+                    #expect(got.jumps == want.jumps)
+                }
 
                 // The devices: the batch run in that namespace makes the same bridges, marks
                 // and addresses.

@@ -24,7 +24,7 @@ extension EndToEnd {
 
         @Test(
             "a failed apply that removes a network keeps its bridge: same ifindex, its guest plugged in, its lease kept",
-            arguments: [("iptables-restore", nil), ("dnsmasq", "/networks/ops/")] as [(String, String?)])
+            arguments: [Rules.tool, ("dnsmasq", "/networks/ops/")] as [(String, String?)])
         func bridgeSurvivesRollback(program: String, trigger: String?) async throws {
             try await withWorld("rbk") { world in
                 let host = world.host
@@ -75,7 +75,7 @@ extension EndToEnd {
                 // was first set up, which is no state of moat's.
                 let before = try host.image()
                 let standIns = try StandIns(in: host)
-                try standIns.failingOnce("iptables-restore", message: "stand-in iptables-restore: injected failure")
+                try standIns.failingOnce(Rules.tool.program, when: Rules.tool.trigger, message: "stand-in \(Rules.tool.program): injected failure")
                 let onInterface = try host.file("interface.yaml", """
                     version: 1
                     networks:
@@ -103,7 +103,7 @@ extension EndToEnd {
                 // The apply's device batch passes (it creates virbr12); the rollback's, which
                 // would delete it again, fails; the firewall transaction in between fails.
                 try standIns.failing("ip", when: "-batch", after: 1, message: "stand-in ip: injected failure")
-                try standIns.failing("iptables-restore", message: "stand-in iptables-restore: injected failure")
+                try standIns.failing(Rules.tool.program, when: Rules.tool.trigger, message: "stand-in \(Rules.tool.program): injected failure")
                 let apply = try host.moat(["apply", try host.file("changed.yaml", Files.labChanged)], environment: standIns.environment)
                 #expect(apply.status == 3, "\(apply)")
                 #expect(apply.stderr.contains("the rollback failed too"), "\(apply)")

@@ -70,7 +70,11 @@ extension EndToEnd {
                 let saved = try Self.save(host)
                 switch change {
                 case .ruleDeleted:
-                    try host.exec(["iptables", "-D", "MOAT-FROM-lab", "1"])
+                    if Rules.nftables {
+                        try Rules.nftDelete(in: "MOAT-FROM-lab", containing: "ct state invalid drop", host: host)
+                    } else {
+                        try host.exec(["iptables", "-D", "MOAT-FROM-lab", "1"])
+                    }
                 case .dnsmasqKilled:
                     let pid = try #require(host.dnsmasqPids()["dmz"])
                     kill(pid, SIGKILL)
@@ -97,7 +101,11 @@ extension EndToEnd {
                 let saved = try Self.save(host)
                 var text = saved.planText
                 switch edit {
-                case "rule": text = text.replacingOccurrences(of: "-s 192.168.102.0/24 -m comment", with: "-s 0.0.0.0/0 -m comment")
+                case "rule":
+                    text =
+                        Rules.nftables
+                        ? text.replacingOccurrences(of: "ip saddr 192.168.102.0/24 ", with: "ip saddr 0.0.0.0/0 ")
+                        : text.replacingOccurrences(of: "-s 192.168.102.0/24 -m comment", with: "-s 0.0.0.0/0 -m comment")
                 case "device": text = text.replacingOccurrences(of: "virbr12", with: "eth0")
                 case "step":
                     text = text.replacingOccurrences(

@@ -32,7 +32,11 @@ extension EndToEnd {
                 // Drift in one network: its address gone, a firewall rule gone, dnsmasq killed.
                 let drifted = "n17"
                 try host.exec(["ip", "addr", "flush", "dev", "mb17"])
-                try host.exec(["iptables-restore", "--noflush"], input: try Self.deletingFirstRule(of: drifted, in: host))
+                if Rules.nftables {
+                    try Rules.nftDelete(in: "MOAT-FROM-\(drifted)", containing: "comment \"moat:\(drifted)\"", host: host)
+                } else {
+                    try host.exec(["iptables-restore", "--noflush"], input: try Self.deletingFirstRule(of: drifted, in: host))
+                }
                 let pid = try #require(host.dnsmasqPids()[drifted])
                 kill(pid, SIGTERM)
                 #expect(poll(tries: 200) { !FileManager.default.fileExists(atPath: "/proc/\(pid)") })
@@ -65,6 +69,7 @@ extension EndToEnd {
                 let bridges = try host.exec(["ip", "-o", "link", "show", "type", "bridge"])
                 #expect(!bridges.contains("mb"), "moat's bridges are gone: \(bridges)")
                 #expect(!(try host.exec(["iptables-save"])).contains("moat:"), "moat's rules are gone")
+                #expect(try host.nftablesTable().isEmpty, "moat's table is gone")
             }
         }
 

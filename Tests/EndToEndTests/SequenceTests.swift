@@ -1,4 +1,5 @@
 import Foundation
+import MoatCore
 import MoatHost
 import MoatTestSupport
 import Testing
@@ -143,7 +144,7 @@ struct Sequence {
 
     mutating func fault(_ file: GeneratedFile, _ path: String) throws {
         let fault: Fault = random.pick([
-            .program("ip", when: "-batch"), .program("iptables-restore", when: nil), .program("dnsmasq", when: nil),
+            .program("ip", when: "-batch"), .program(Rules.tool.program, when: Rules.tool.trigger), .program("dnsmasq", when: nil),
             .program("conntrack", when: nil), .point("\(Int.random(in: 1...30, using: &random))"), .point("sysctl"),
             .point("journal.json"), .point("signal"), .point("write"), .point("remove"),
         ])
@@ -187,7 +188,7 @@ struct Sequence {
     }
 
     mutating func kill(_ file: GeneratedFile, _ path: String) throws {
-        let point = random.chance(0.5) ? "\(Int.random(in: 1...30, using: &random))" : random.pick(["journal.json", "run dnsmasq", "sysctl", "remove", "signal", "iptables-restore", "ip -batch"])
+        let point = random.chance(0.5) ? "\(Int.random(in: 1...30, using: &random))" : random.pick(["journal.json", "run dnsmasq", "sysctl", "remove", "signal", Rules.tool.program, "ip -batch"])
         let apply = try host.moat(["apply", path], environment: [TestPointSystem.Variable.killAt: point])
         if apply.status == SIGKILL {
             tally.kills += 1
@@ -215,9 +216,16 @@ struct Sequence {
             "render", path, "--out", rendered.path, "--state-dir", host.stateDir, "--run-dir", host.runDir, "--resolver", "203.0.113.53",
         ])
         try #require(render.status == 0, "\(what)\n\(render)")
-        let want = Firewall(try String(contentsOf: rendered.appendingPathComponent("iptables.rules"), encoding: .utf8))
-        let have = Firewall(try host.exec(["iptables-save"]))
-        #expect(have == want, "\(what)\nfirewall: \(lineDiff(expected: want.description, actual: have.description))")
+        if Rules.nftables {
+            let want = try Rules.loaded(nft: try String(contentsOf: rendered.appendingPathComponent("nftables.nft"), encoding: .utf8), host: host)
+            let have = NftablesBackend.parseRuleset(json: try host.exec(["nft", "-j", "list", "ruleset"])).chains
+            #expect(have == want, "\(what)\nfirewall: \(have) is not \(want)")
+            #expect(!(try host.exec(["iptables-save"]).contains("MOAT")), "\(what)\nno rule of moat's in iptables")
+        } else {
+            let want = Firewall(try String(contentsOf: rendered.appendingPathComponent("iptables.rules"), encoding: .utf8))
+            let have = Firewall(try host.exec(["iptables-save"]))
+            #expect(have == want, "\(what)\nfirewall: \(lineDiff(expected: want.description, actual: have.description))")
+        }
 
         // dnsmasq: the rendered files, and a process for exactly the networks that have them.
         let dnsmasqDir = rendered.appendingPathComponent("dnsmasq")

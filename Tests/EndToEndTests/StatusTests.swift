@@ -111,7 +111,7 @@ extension EndToEnd {
             try await withHost("st-drift") { host in
                 let file = try host.file("moat.yaml", Self.lab)
                 try #require(try host.moat(["apply", file]).status == 0)
-                try host.exec(["iptables", "-F", "MOAT-IN-lab"])
+                try Rules.flush("MOAT-IN-lab", host: host)
                 let pid = try #require(host.dnsmasqPids()["lab"])
                 kill(pid, SIGTERM)
                 var gone = false

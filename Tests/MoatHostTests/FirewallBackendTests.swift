@@ -1,4 +1,6 @@
+import Foundation
 import MoatConfig
+import MoatFuzzTargets
 import Testing
 @testable import MoatCore
 
@@ -94,6 +96,39 @@ struct FirewallBackendTests {
         #expect(dump.chains[ChainName.input.in(.nftables)]?.first?.opaque == "# filter hook input priority 5 policy accept")
         #expect(NftablesBackend.parseRuleset(json: "not json") == NftablesDump())
         #expect(NftablesBackend.parseRuleset(json: "{\"nftables\": [{\"rule\": 7}, 3, null]}") == NftablesDump())
+    }
+
+    @Test("what the host lists could break out of the transaction a rollback writes: kept as a comment of its JSON")
+    func hostile() throws {
+        func ruleset(_ expr: [[String: Any]], comment: String = "moat:lab") throws -> String {
+            let rule: [String: Any] = ["family": "inet", "table": "moat", "chain": "MOAT-IN-lab", "comment": comment, "expr": expr]
+            let root: [String: Any] = ["nftables": [["chain": ["family": "inet", "table": "moat", "name": "MOAT-IN-lab"]], ["rule": rule]]]
+            return String(decoding: try JSONSerialization.data(withJSONObject: root), as: UTF8.self)
+        }
+        func match(_ key: String, _ value: String) -> [String: Any] {
+            ["match": ["op": "==", "left": ["meta": ["key": key]], "right": value]]
+        }
+        let accept: [String: Any] = ["accept": NSNull()]
+        let inputs = [
+            try ruleset([match("iifname", "x\" accept; flush ruleset #"), accept]),
+            try ruleset([accept], comment: "moat\"; flush ruleset; #"),
+            try ruleset([["jump": ["target": "MOAT-IN-lab; flush ruleset"]]]),
+            try ruleset([match("l4proto", "tcp accept; flush ruleset"), accept]),
+            try ruleset([accept], comment: "moat:lab\nflush ruleset"),
+        ]
+        for input in inputs {
+            let rules = NftablesBackend.parseRuleset(json: input).chains[ChainID(.filter, "MOAT-IN-lab", backend: .nftables)] ?? []
+            #expect(rules.count == 1 && rules.allSatisfy { $0.opaque?.hasPrefix("# ") == true }, "\(input) → \(rules)")
+            let line = rules.first.map { NftablesBackend.text(of: $0, in: .filter) } ?? ""
+            #expect(!line.contains("\n"), "\(line)")
+            try FuzzTarget.all["nft-ruleset"]?.run(Array(input.utf8))
+        }
+        // The seeds the fuzzer starts from go through its target cleanly.
+        let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/seeds/nft-ruleset")
+        let files = try FileManager.default.contentsOfDirectory(atPath: seeds.path)
+        #expect(files.count >= 3)
+        for file in files { try FuzzTarget.all["nft-ruleset"]?.run([UInt8](try Data(contentsOf: seeds.appendingPathComponent(file)))) }
     }
 
     @Test("the transaction: the table replaced whole, or deleted once its last chain goes; nil when nothing is nftables'")

@@ -99,12 +99,13 @@ struct ExecutorTests {
 
     @Test("a failing step rolls back towards the host as it was, and says what failed")
     func rollback() async throws {
-        // An empty host that has every program moat runs, reads as empty whatever is run on
-        // it, and whose dnsmasq cannot start.
+        // An empty host that has every program moat runs (nftables aside), reads as empty
+        // whatever is run on it, and whose dnsmasq cannot start.
         var files = ["/proc/sys/net/ipv4/ip_forward": "0\n"]
         for folder in Dependencies.searchDirectories() { for program in Dependencies.always { files["\(folder)/\(program)"] = "" } }
         let system = FakeHost(files: files) { argv, _ in
             if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
+            if argv == Snapshot.nftListCommand { return CommandResult(status: 127, stderr: "nft: not found") }
             if argv.first == "dnsmasq" {
                 return CommandResult(status: 2, stderr: "dnsmasq: failed to bind DHCP server socket: Address in use")
             }
@@ -127,6 +128,7 @@ struct ExecutorTests {
         for folder in Dependencies.searchDirectories() { for program in Dependencies.always { files["\(folder)/\(program)"] = "" } }
         let system = FakeHost(files: files) { argv, _ in
             if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
+            if argv == Snapshot.nftListCommand { return CommandResult(status: 127, stderr: "nft: not found") }
             return CommandResult(status: 0)
         }
         let reconciler = Reconciler(system: system, paths: paths, progress: { _ in })
