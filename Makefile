@@ -96,9 +96,10 @@ demo:
 
 ## bench: moat against the hand-run recipe and the practical floor, in namespaces (needs root).
 bench: deps
-	@for p in strace time; do dpkg -s $$p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null; done
+	@for p in strace time iperf3; do dpkg -s $$p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null; done
 	$(SWIFT) build -c release --product moat
 	python3 bench/bench.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
+	python3 bench/forwarding.py --moat "$$($(SWIFT) build -c release --show-bin-path)/moat"
 
 ## fuzz: libFuzzer on each parser of what moat reads (Sources/MoatFuzzTargets, driven by Fuzz/), FUZZ_SECONDS each, one after the other
 ## (FUZZ_TARGETS=... for some); corpora seeded from the fixtures, crash inputs and logs in .build-fuzz.

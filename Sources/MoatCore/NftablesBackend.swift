@@ -59,6 +59,17 @@ public enum NftablesBackend {
         "\(name(of: chain))-\(outgoing ? "out" : "in")".lowercased()
     }
 
+    /// The set of the subnets MOAT-BLOCK rejects for the networks (`ChainName.block`).
+    static let blockSet = "moat-block-networks"
+
+    /// Whether `rule` rejects one network's subnet and matches nothing else, which the block
+    /// set holds.
+    static func isSubnetReject(_ rule: FirewallRule) -> Bool {
+        guard rule.opaque == nil, rule.verdict == .reject, case .network = rule.owner, rule.destination != nil else { return false }
+        return !rule.destinationNegated && rule.source == nil && rule.inInterface == nil && rule.outInterface == nil && rule.proto == nil
+            && rule.matches.isEmpty
+    }
+
     /// Whether `rule` is a jump by device alone, which a verdict map holds.
     static func isDispatch(_ rule: FirewallRule) -> Bool {
         guard rule.opaque == nil, case .jump = rule.verdict, case .network = rule.owner else { return false }
@@ -73,6 +84,7 @@ public enum NftablesBackend {
     /// by network); a dispatch rule anywhere else stays a rule.
     public static func table(_ chains: [ChainID: [FirewallRule]]) -> String {
         var maps: [String: [String]] = [:]
+        var sets: [String: [String]] = [:]
         var out = ["table \(family) \(table) {"]
         var chainTexts: [String] = []
         for chain in chains.keys.sorted(by: { name(of: $0) < name(of: $1) }) {
@@ -80,7 +92,18 @@ public enum NftablesBackend {
             var lines = header.map { [$0.text] } ?? []
             var runs: [String: Set<String>] = [:]
             var open: String?
+            var subnets: [IPv4CIDR]?
             for rule in chains[chain] ?? [] {
+                // MOAT-BLOCK's first run of other networks' subnets: one set, one lookup.
+                if chain.in(.iptables) == ChainName.block, isSubnetReject(rule), let subnet = rule.destination,
+                    subnets == nil || open == blockSet, subnets?.contains(where: { $0.overlaps(subnet) }) != true
+                {
+                    if subnets == nil { lines.append("ip daddr @\(blockSet) reject") }
+                    subnets = (subnets ?? []) + [subnet]
+                    open = blockSet
+                    sets[blockSet, default: []].append("\(subnet)\(comment(rule.owner))")
+                    continue
+                }
                 let device = rule.inInterface ?? rule.outInterface ?? ""
                 let map = mapName(of: chain, outgoing: rule.outInterface != nil)
                 let joins = header != nil && isDispatch(rule) && (runs[map] == nil || open == map) && runs[map]?.contains(device) != true
@@ -100,6 +123,10 @@ public enum NftablesBackend {
         for map in maps.keys.sorted() {
             let elements = (maps[map] ?? []).joined(separator: ",\n\t\t\t     ")
             out += ["\tmap \(map) {", "\t\ttype ifname : verdict", "\t\telements = { \(elements) }", "\t}"]
+        }
+        for set in sets.keys.sorted() {
+            let elements = (sets[set] ?? []).joined(separator: ",\n\t\t\t     ")
+            out += ["\tset \(set) {", "\t\ttype ipv4_addr", "\t\tflags interval", "\t\telements = { \(elements) }", "\t}"]
         }
         out += chainTexts
         out.append("}")

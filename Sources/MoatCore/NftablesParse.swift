@@ -51,6 +51,7 @@ extension NftablesBackend {
         let items = objects.compactMap { $0 as? [String: Any] }
         var dump = NftablesDump()
         var maps: [String: [(device: String, comment: String?, verdict: Any)]] = [:]
+        var sets: [String: [(value: Any, comment: String?)]] = [:]
         var chainTables: [String: FirewallTable] = [:]
         var foreignRules: [String: [[String: Any]]] = [:]
         var foreignBase: [String: (NftablesDump.ForeignChain, policy: String?)] = [:]
@@ -59,6 +60,11 @@ extension NftablesBackend {
                 map["type"] as? String == "ifname", map["map"] as? String == "verdict"
             {
                 maps[name] = (map["elem"] as? [Any] ?? []).compactMap(element)
+            } else if let set = item["set"] as? [String: Any], isMoat(set), let name = set["name"] as? String, set["type"] as? String == "ipv4_addr" {
+                sets[name] = (set["elem"] as? [Any] ?? []).map { value in
+                    let elem = (value as? [String: Any])?["elem"] as? [String: Any]
+                    return (elem?["val"] ?? value, elem?["comment"] as? String)
+                }
             } else if let chain = item["chain"] as? [String: Any], let name = chain["name"] as? String {
                 if isMoat(chain) {
                     let id = modelChain(name)
@@ -77,7 +83,7 @@ extension NftablesBackend {
             guard let rule = item["rule"] as? [String: Any], let chain = rule["chain"] as? String else { continue }
             if isMoat(rule) {
                 let id = modelChain(chain)
-                dump.chains[id, default: []] += rules(rule, table: chainTables[chain] ?? id.table, maps: maps)
+                dump.chains[id, default: []] += rules(rule, table: chainTables[chain] ?? id.table, maps: maps, sets: sets)
             } else if let family = rule["family"] as? String, let table = rule["table"] as? String {
                 foreignRules["\(family) \(table) \(chain)", default: []].append(rule)
             }
@@ -137,11 +143,25 @@ extension NftablesBackend {
 
     /// The rules of the model one nft rule stands for: itself, or, for a dispatch by verdict
     /// map, one jump per element (by network, then device: the order the model keeps).
-    static func rules(_ rule: [String: Any], table: FirewallTable, maps: [String: [(device: String, comment: String?, verdict: Any)]])
-        -> [FirewallRule]
-    {
+    static func rules(
+        _ rule: [String: Any], table: FirewallTable, maps: [String: [(device: String, comment: String?, verdict: Any)]],
+        sets: [String: [(value: Any, comment: String?)]] = [:]
+    ) -> [FirewallRule] {
         let owner = RuleOwner(comment: rule["comment"] as? String)
         let expressions = (rule["expr"] as? [Any])?.compactMap { $0 as? [String: Any] } ?? []
+        // `ip daddr @moat-block-networks reject`: one reject per subnet, by network.
+        if expressions.count == 2, rule["comment"] == nil, verdict(expressions[1], table: table) == .reject,
+            let match = expressions[0]["match"] as? [String: Any], match["op"] as? String == "==",
+            let payload = (match["left"] as? [String: Any])?["payload"] as? [String: Any], payload["protocol"] as? String == "ip",
+            payload["field"] as? String == "daddr", let data = match["right"] as? String, data == "@\(blockSet)", let elements = sets[blockSet]
+        {
+            return elements.map { element -> FirewallRule in
+                guard isSafeComment(element.comment), let subnet = cidr(element.value) else {
+                    return .opaque("# \(compact(element.value))", owner: RuleOwner(comment: element.comment), verdict: .text(""))
+                }
+                return FirewallRule(owner: RuleOwner(comment: element.comment), destination: subnet, verdict: .reject)
+            }.sorted { ($0.owner.comment ?? "", $0.destination?.description ?? "") < ($1.owner.comment ?? "", $1.destination?.description ?? "") }
+        }
         if expressions.count == 1, let vmap = expressions[0]["vmap"] as? [String: Any],
             let key = ((vmap["key"] as? [String: Any])?["meta"] as? [String: Any])?["key"] as? String,
             key == "iifname" || key == "oifname", let data = vmap["data"] as? String, data.hasPrefix("@"),

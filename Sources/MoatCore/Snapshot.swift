@@ -3,11 +3,12 @@ import MoatConfig
 
 /// The live host as a `HostState`, read with a constant number of commands, whatever the
 /// number of networks: `ip -j -d addr show`, `ip -j route show`, `iptables-save` and (where
-/// nftables is installed) `nft -j list ruleset`, one each; everything else is plain file reads (/proc, moat's state and run dirs, resolv.conf).
+/// nftables is installed) `nft -j list ruleset`, one each; everything else is plain file
+/// reads (/proc, moat's state and run dirs, resolv.conf).
 ///
 /// Ownership is decided only from marks found on the host (a bridge's ifalias `moat:<network>`,
-/// a `MOAT-` chain's name, an interface record, a dnsmasq config or pid file), so a network
-/// removed from the file is still found. The reading (`read`, in MoatReconcile, through the
+/// a `MOAT-` chain's name or table `inet moat`, an interface record, a dnsmasq config or pid
+/// file), so a network removed from the file is still found. The reading (`read`, in MoatReconcile, through the
 /// host seam) is a thin shell around this pure assembly, which the tests drive directly.
 public struct Snapshot {
     /// The commands a snapshot runs, in order.
@@ -138,7 +139,8 @@ public struct Snapshot {
 
     /// The devices whose IPv6 setting the snapshot reads: every device, not only moat's, since
     /// an `interface:` network records the setting of the device it is about to claim, and
-    /// `destroy` puts that record back. (File reads, not commands: the count of commands stays 3.)
+    /// `destroy` puts that record back. (File reads, not commands: the count of commands stays
+    /// the same.)
     public static func devicesToInspect(links: [Link]) -> [String] {
         // A name from `ip` output goes into a path: never one that could leave the conf folder.
         Array(Set(links.map(\.name).filter { !$0.isEmpty && !$0.contains("/") && $0 != "." && $0 != ".." })).sorted()
@@ -158,8 +160,9 @@ public struct Snapshot {
             if let network = ChainName.network(of: chain), isNetworkName(network) {
                 networkChains[network, default: [:]][chain] = rules
             } else {
-                // A MOAT- chain that no valid network owns is still moat's (the prefix is its
-                // namespace), so it is kept visible here for the diff to remove.
+                // A MOAT- chain (or any chain of table inet moat) that no valid network owns is
+                // still moat's (the prefix, the table, is its namespace), so it is kept visible
+                // here for the diff to remove.
                 sharedChains[chain] = rules
             }
         }
