@@ -10,8 +10,9 @@ import MoatConfig
 /// base chains here, hooked where those built-in chains are, at the same priorities, so there
 /// are no jumps. Dispatch to a network's chains (the jumps by device in `MOAT-PREROUTING`
 /// (raw), `MOAT-INPUT` and `MOAT-FORWARD`) becomes one verdict map per chain and direction,
-/// keyed by device name: one lookup whatever the number of networks. Each map element
-/// carries its network's comment, as each rule does.
+/// keyed by device name, and the networks' subnets in `MOAT-BLOCK` become one interval set:
+/// one lookup whatever the number of networks. Each element carries its network's comment,
+/// as each rule does.
 ///
 /// A change is one `nft -f` transaction that replaces the table whole (`transaction`): the
 /// kernel swaps it atomically, so no packet ever sees half of it, and a destroy deletes it.
@@ -79,9 +80,11 @@ public enum NftablesBackend {
     }
 
     /// The whole table for `chains` (every chain of moat's in this backend), as `nft -f` reads
-    /// it: maps first, then chains, each by name. In a base chain, each direction's first run
-    /// of dispatch rules becomes its verdict map (the parser gives the map back as that run,
-    /// by network); a dispatch rule anywhere else stays a rule.
+    /// it: maps, then the block set, then chains, each by name. In a base chain, each
+    /// direction's first run of dispatch rules becomes its verdict map; in `MOAT-BLOCK`, the
+    /// first run of rejects of networks' subnets (which never overlap) becomes the block set.
+    /// The parser gives each back as that run, by network; such a rule anywhere else stays a
+    /// rule.
     public static func table(_ chains: [ChainID: [FirewallRule]]) -> String {
         var maps: [String: [String]] = [:]
         var sets: [String: [String]] = [:]
