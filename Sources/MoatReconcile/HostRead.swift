@@ -16,7 +16,7 @@ extension Snapshot {
         async let addr = output(of: ipAddrCommand, system: system)
         async let route = output(of: ipRouteCommand, system: system)
         async let save = output(of: iptablesSaveCommand, system: system)
-        async let ruleset = output(ifInstalled: nftListCommand, system: system)
+        async let ruleset = nftRuleset(system)
         let links = try parseIPAddr(json: try await addr)
         let routes = try parseRoutes(json: try await route)
         let firewall = IptablesBackend.parseSave(try await save)
@@ -66,6 +66,25 @@ extension Snapshot {
     static func output(of argv: [String], system: any HostSystem) async throws -> String {
         guard let output = try await output(ifInstalled: argv, system: system) else { throw Dependencies.missing([argv[0]]) }
         return output
+    }
+
+    /// How many times the snapshot asks nft for the ruleset before it gives up.
+    static let nftAttempts = 5
+
+    /// `nft -j list ruleset`, nil where nft is not installed. nft lists a ruleset in several
+    /// netlink dumps, and a change between them (another program's transaction, iptables-nft's
+    /// too) fails the listing ("No such file or directory"); asked again, it lists one state.
+    /// A listing that fails every time is an error like any other command's.
+    static func nftRuleset(_ system: any HostSystem) async throws -> String? {
+        var attempt = 1
+        while true {
+            do {
+                return try await output(ifInstalled: nftListCommand, system: system)
+            } catch let error as MoatError {
+                if attempt >= nftAttempts { throw error }
+                attempt += 1
+            }
+        }
     }
 
     /// `output(of:system:)` of a program the host may lack: nil when it is not found.

@@ -1,5 +1,6 @@
 import Foundation
 import MoatConfig
+import Synchronization
 import Testing
 @testable import MoatCore
 @testable import MoatReconcile
@@ -187,6 +188,32 @@ struct SnapshotReadTests {
         } throws: { error in
             let message = (error as? MoatError)?.message ?? ""
             return message.contains("`iptables-save` exited 1") && message.contains("Permission denied")
+        }
+    }
+
+    @Test("a ruleset changed while nft lists it is asked for again; one that never lists is an error")
+    func nftRetried() async throws {
+        let answer = try answering(fixture: "host")
+        let ruleset = #"{"nftables": [{"metainfo": {"json_schema_version": 1}}]}"#
+        for failures in [0, 2, Snapshot.nftAttempts - 1, Snapshot.nftAttempts] {
+            let calls = Mutex(0)
+            let host = FakeHost { argv, input in
+                guard argv == Snapshot.nftListCommand else { return try answer(argv, input) }
+                let call = calls.withLock { count in
+                    count += 1
+                    return count
+                }
+                return call <= failures
+                    ? CommandResult(status: 1, stderr: "Error: No such file or directory")
+                    : CommandResult(status: 0, stdout: ruleset)
+            }
+            if failures < Snapshot.nftAttempts {
+                let state = try await Snapshot.read(host, paths: paths)
+                #expect(state.firewallHost.nftables, "\(failures) failures")
+            } else {
+                await #expect(throws: MoatError.self) { try await Snapshot.read(host, paths: paths) }
+            }
+            #expect(calls.withLock { $0 } == min(failures + 1, Snapshot.nftAttempts))
         }
     }
 
