@@ -224,7 +224,11 @@ extension FuzzTarget {
                 let line = NftablesBackend.text(of: rule, in: chain.table)
                 // nft reads an opaque rule's `#` line as a comment to its end; anything else it reads as a rule.
                 try require(!line.contains("\n") && !line.contains("\r"), "a rule breaks its line: \(line)")
-                try require(rule.opaque.map { $0.hasPrefix("# ") } ?? !line.contains(";"), "a rule nft would read as more than one: \(line)")
+                // Outside its quoted strings (which hold no quote: `isSafeComment`), a `;` would end the rule.
+                let unquoted = line.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 0 }
+                try require(
+                    rule.opaque.map { $0.hasPrefix("# ") } ?? !unquoted.contains { $0.element.contains(";") },
+                    "a rule nft would read as more than one: \(line)")
             }
         }
         let table = NftablesBackend.table(dump.chains)
