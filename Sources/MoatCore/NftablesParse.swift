@@ -67,6 +67,9 @@ extension NftablesBackend {
                 }
             } else if let chain = item["chain"] as? [String: Any], let name = chain["name"] as? String {
                 if isMoat(chain) {
+                    // A name nft text could not hold as it is never goes back into a
+                    // transaction: such a chain is left out (the next table replaced drops it).
+                    guard isChainName(name) else { continue }
                     let id = modelChain(name)
                     chainTables[name] = id.table
                     dump.chains[id] = header(chain, of: id).map { [$0] } ?? []
@@ -82,6 +85,7 @@ extension NftablesBackend {
         for item in items {
             guard let rule = item["rule"] as? [String: Any], let chain = rule["chain"] as? String else { continue }
             if isMoat(rule) {
+                guard isChainName(chain) else { continue }
                 let id = modelChain(chain)
                 dump.chains[id, default: []] += rules(rule, table: chainTables[chain] ?? id.table, maps: maps, sets: sets)
             } else if let family = rule["family"] as? String, let table = rule["table"] as? String {

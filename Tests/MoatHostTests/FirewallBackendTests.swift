@@ -116,6 +116,12 @@ struct FirewallBackendTests {
             try ruleset([match("l4proto", "tcp accept; flush ruleset"), accept]),
             try ruleset([accept], comment: "moat:lab\nflush ruleset"),
         ]
+        // A chain whose name nft text could not hold is left out, its rules with it.
+        let chainName: [String: Any] = ["nftables": [
+            ["chain": ["family": "inet", "table": "moat", "name": "x { } ; flush ruleset"]],
+            ["rule": ["family": "inet", "table": "moat", "chain": "x { } ; flush ruleset", "expr": [accept]]],
+        ]]
+        #expect(NftablesBackend.parseRuleset(json: String(decoding: try JSONSerialization.data(withJSONObject: chainName), as: UTF8.self)).chains.isEmpty)
         for input in inputs {
             let rules = NftablesBackend.parseRuleset(json: input).chains[ChainID(.filter, "MOAT-IN-lab", backend: .nftables)] ?? []
             #expect(rules.count == 1 && rules.allSatisfy { $0.opaque?.hasPrefix("# ") == true }, "\(input) → \(rules)")
