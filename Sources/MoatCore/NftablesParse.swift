@@ -134,7 +134,10 @@ extension NftablesBackend {
             policy: chain["policy"] as? String ?? "accept")
         guard found != hook(of: id) else { return nil }
         let text = found.map { "# \($0.type) hook \($0.hook) priority \($0.priority) policy \($0.policy)" } ?? "# no hook"
-        return .opaque(text, owner: .other(nil), verdict: .text(""))
+        // What nft listed goes into a `#` line of the next transaction: on one line, always.
+        let printable = text.utf8.allSatisfy { (0x20...0x7e).contains($0) }
+        return .opaque(printable ? text : "# \(compact([chain["type"], chain["hook"], chain["prio"], chain["policy"]].map { $0 ?? NSNull() }))",
+            owner: .other(nil), verdict: .text(""))
     }
 
     /// A map element: `[{"elem": {"val": D, "comment": C}}, VERDICT]` (or a bare `D`).
