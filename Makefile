@@ -10,7 +10,11 @@ MANDIR ?= $(PREFIX)/share/man
 RELEASE_BIN := .build-static/moat
 UNITS := moat.service moat-repair.service moat-repair.timer moat-metrics.service
 SWIFT ?= swift
-APT_PACKAGES := iproute2 iptables nftables dnsmasq-base conntrack busybox python3 python3-scapy dpkg-dev lintian man-db
+APT_PACKAGES := iproute2 iptables nftables dnsmasq-base conntrack busybox python3 python3-scapy dpkg-dev lintian man-db gcc libc6-dev
+# Installed without their recommends: QEMU for VirtioGuestTests (its GUI, firmware and block
+# drivers would be 140 more packages). The guest's kernel and busybox-static are downloaded
+# and unpacked by Tests/EndToEndTests/Support/vm/build-guest.sh, never installed.
+APT_PACKAGES_LEAN := qemu-system-x86
 # moat(8): the argument parser's page of the commands (the text of --help) with the
 # hand-written sections; MAN_BIN is the binary it describes, MAN_DATE the page's date.
 MAN_BIN ?= $(RELEASE_BIN)
@@ -21,7 +25,7 @@ MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
 MAN_TOOL_BUILD := $(SWIFT) build --product generate-manual --scratch-path .build-manual
 DEB_ROOT := .build-static/deb
 
-.PHONY: all build test deps release man deb install uninstall demo bench fuzz soak clean
+.PHONY: all build test deps guest release man deb install uninstall demo bench fuzz soak clean
 
 all: build
 
@@ -31,15 +35,22 @@ build:
 ## deps: the Debian packages and the Python modules the tests use, installed only when missing.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	lean=""; for p in $(APT_PACKAGES_LEAN); do dpkg -s $$p >/dev/null 2>&1 || lean="$$lean $$p"; done; \
+	if [ -n "$$missing$$lean" ]; then \
+		echo "installing:$$missing$$lean"; \
+		apt-get update -qq && \
+		{ [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } && \
+		{ [ -z "$$lean" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$lean >/dev/null; }; \
 	fi
 	@python3 -c 'import jsonschema, yaml, prometheus_client, ansible' 2>/dev/null || \
 		python3 -m pip install -q jsonschema pyyaml prometheus_client 'ansible-core>=2.17,<2.18' || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jsonschema python3-yaml python3-prometheus-client ansible-core >/dev/null
 
-test: deps deb
+## guest: the virtio guest VirtioGuestTests boots (Debian's kernel, an initramfs), into .build-vm; rebuilt only when its inputs change.
+guest: deps
+	sh Tests/EndToEndTests/Support/vm/build-guest.sh .build-vm >/dev/null
+
+test: deps deb guest
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	MOAT_TEST_FIREWALL=nftables $(SWIFT) test --skip-build --filter EndToEndTests
@@ -140,4 +151,4 @@ uninstall:
 	if [ -n "$(DESTDIR)" ] && [ -d "$(DESTDIR)" ]; then find "$(DESTDIR)" -mindepth 1 -depth -type d -empty -delete; fi
 
 clean:
-	rm -rf .build .build-static .build-manual
+	rm -rf .build .build-static .build-manual .build-vm

@@ -92,7 +92,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["MoatConfig", "MoatCore", "MoatReconcile", "MoatHost", "MoatTestSupport"],
             // Run from their place in the source tree (Environment.packageRoot), not bundled.
-            exclude: ["Support/udhcpc.sh", "Support/net.py", "Support/attack.py"],
+            exclude: ["Support/udhcpc.sh", "Support/net.py", "Support/attack.py", "Support/vm"],
             swiftSettings: strict
         ),
     ]

@@ -26,7 +26,7 @@ public enum DesiredState {
                 name: network.name, device: device, chains: placed(FirewallChains.chains(of: network, in: config)),
                 dnsmasq: DnsmasqConfig.instance(for: network, paths: paths, upstream: upstream, block: config.block))
         }
-        let shared = FirewallChains.sharedChains(of: config)
+        let shared = FirewallChains.sharedChains(of: config, backend: backend)
         return HostState(
             ipForward: config.networks.contains { $0.mode == .nat || !$0.forwards.isEmpty },
             networks: networks, sharedChains: placed(shared), jumps: backend == .iptables ? FirewallChains.jumps(to: shared) : [:])

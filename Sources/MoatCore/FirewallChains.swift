@@ -43,8 +43,9 @@ public enum FirewallChains {
         return chains
     }
 
-    /// The shared dispatch chains, non-empty ones only; networks in name order.
-    public static func sharedChains(of config: Config) -> [ChainID: [FirewallRule]] {
+    /// The shared dispatch chains, non-empty ones only; networks in name order. `backend`
+    /// decides only the DHCP checksum rules (see there).
+    public static func sharedChains(of config: Config, backend: FirewallBackend) -> [ChainID: [FirewallRule]] {
         let networks = config.networks.sorted { $0.name < $1.name }
         var chains: [ChainID: [FirewallRule]] = [:]
         /// A jump from a shared chain into one of network `n`'s own chains.
@@ -90,9 +91,15 @@ public enum FirewallChains {
             }
             chains[ChainName.block] = block
         }
-        for n in networks where n.dhcp != nil {
-            // Guests with offloaded checksums (virtio) drop DHCP replies whose checksum was
-            // left to the hardware; libvirt keeps the same rule.
+        // dnsmasq's DHCP replies leave with a partial checksum, for the device to finish; a
+        // virtio guest behind vhost-net gets them so, and clients that check raw frames drop
+        // them. iptables finishes the checksum (libvirt's rule). nftables can only zero it
+        // ("none" over IPv4), and the packet stays partial: where the kernel or a NIC then
+        // finishes it, it starts from that 0 without the pseudo-header and the checksum comes
+        // out wrong. So nftables zeroes only on moat's bridges, whose ports are taps and veths
+        // (a tap without offload, QEMU's e1000, is the case it loses: README), never on an
+        // `interface:` network's device, a NIC that finishes checksums itself.
+        for n in networks where n.dhcp != nil && (backend == .iptables || n.device.isBridge) {
             chains[ChainName.manglePostrouting, default: []].append(
                 FirewallRule(
                     owner: .network(n.name), origin: .checksum, outInterface: n.device.name, proto: "udp",

@@ -203,7 +203,7 @@ public enum NftablesBackend {
         case .masquerade(let ports?): "masquerade to :\(range(ports))"
         case .dnat(let address, let port): "dnat ip to \(address):\(port)"
         // nftables has no CHECKSUM target: a UDP checksum of 0 means "none" over IPv4, which
-        // a DHCP client accepts where it drops the partial checksum of an offloaded one.
+        // a DHCP client accepts where it drops a partial one (FirewallChains.sharedChains).
         case .checksumFill: "udp checksum set 0"
         case .text(let text): text
         }

@@ -195,15 +195,6 @@ public enum Operation: Hashable, Sendable {
         }
     }
 
-    /// This firewall operation on the same chains of `backend`; every other operation as it is.
-    public func `in`(_ backend: FirewallBackend) -> Operation {
-        switch self {
-        case .writeChain(let chain, let rules): .writeChain(chain.in(backend), rules)
-        case .deleteChain(let chain): .deleteChain(chain.in(backend))
-        default: self
-        }
-    }
-
     /// The network whose dnsmasq files or process this changes.
     public var dnsmasqNetwork: String? {
         switch self {

@@ -56,24 +56,27 @@ public struct Render: Hashable, Sendable {
             case .nftables: [.nftables]
             case .auto: [.iptables, .nftables]
             }
-        let desired = DesiredState.render(config, paths: paths, upstream: upstream, backend: backends[0])
-        var empty = HostState()
-        for network in desired.networks.values where !network.device.owned {
-            empty.foreignLinks[network.device.name] = Link(name: network.device.name)
+        /// The plan's operations from an empty host to the state `backend` renders, phase by phase.
+        func operations(_ backend: FirewallBackend) -> (desired: HostState, phases: [[Operation]]) {
+            let desired = DesiredState.render(config, paths: paths, upstream: upstream, backend: backend)
+            var empty = HostState()
+            for network in desired.networks.values where !network.device.owned {
+                empty.foreignLinks[network.device.name] = Link(name: network.device.name)
+            }
+            let phases = Dictionary(grouping: Diff.plan(desired: desired, live: empty, paths: paths).steps.flatMap(\.operations), by: \.phase)
+            return (desired, phases.keys.sorted().map { phases[$0] ?? [] })
         }
-        let plan = Diff.plan(desired: desired, live: empty, paths: paths)
-        let operations = plan.steps.flatMap(\.operations)
-        let phases = Dictionary(grouping: operations, by: \.phase)
+        // The backends' states differ in their firewalls only (FirewallChains.sharedChains).
+        let (desired, phases) = operations(backends[0])
         var batch: [String] = []
         var sysctls: [Sysctl] = []
-        var firewall: [Operation] = []
-        for phase in phases.keys.sorted() {
+        for phase in phases {
             var links: [LinkCommand] = []
-            for operation in phases[phase] ?? [] {
+            for operation in phase {
                 switch operation {
                 case .link(let command): links.append(command)
                 case .deleteBridge(let device): links.append(.delete(device))
-                case .writeChain, .deleteChain, .replaceJumps: firewall.append(operation)
+                case .writeChain, .deleteChain, .replaceJumps: break
                 case .ipForward(let on, _): sysctls.append(Sysctl(procPath: "net/ipv4/ip_forward", value: on ? "1" : "0"))
                 default:
                     sysctls += Self.deviceSysctls(operation).map { Sysctl(procPath: $0.key, value: $0.value) }
@@ -81,10 +84,13 @@ public struct Render: Hashable, Sendable {
             }
             batch += LinkCommand.batch(links)
         }
-        iptablesRestore = backends.contains(.iptables) ? IptablesBackend.restorePayload(operations: firewall) : nil
+        func firewall(_ backend: FirewallBackend) -> [Operation] {
+            (backend == backends[0] ? phases : operations(backend).phases).joined().filter { $0.backend != nil }
+        }
+        iptablesRestore = backends.contains(.iptables) ? IptablesBackend.restorePayload(operations: firewall(.iptables)) : nil
         nftables =
             backends.contains(.nftables)
-            ? NftablesBackend.transaction(live: [:], operations: firewall.map { $0.in(.nftables) }) ?? "" : nil
+            ? NftablesBackend.transaction(live: [:], operations: firewall(.nftables)) ?? "" : nil
         ipBatch = batch
         self.sysctls = sysctls
         dnsmasq = desired.networks.keys.sorted().compactMap { name in

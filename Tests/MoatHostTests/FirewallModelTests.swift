@@ -163,6 +163,19 @@ struct FirewallModelTests {
         #expect(state.jumps.values.joined().allSatisfy { $0.origin == .dispatch && $0.owner == .shared })
     }
 
+    @Test("the DHCP checksum rule: every network's with iptables; with nftables, which can only zero it, bridges' only")
+    func checksumRules() throws {
+        let config = Config(networks: try ["vm-lab", "interface"].flatMap { name in
+            try #require(RenderCases.all.first { $0.name == name }).config.networks
+        })
+        func checksummed(_ backend: FirewallBackend) -> [String] {
+            let state = DesiredState.render(config, paths: RenderCases.paths, backend: backend)
+            return (state.sharedChains[ChainName.manglePostrouting.in(backend)] ?? []).compactMap(\.outInterface)
+        }
+        #expect(checksummed(.iptables) == ["enp6s0", "virbr11", "virbr10"])
+        #expect(checksummed(.nftables) == ["virbr11", "virbr10"])
+    }
+
     @Test("block entries and uplinks carry their entry")
     func blockAndUplinkOrigins() throws {
         let c = try #require(RenderCases.all.first { $0.config.uplinks == ["eth0", "wlan0"] })

@@ -172,11 +172,15 @@ enum RenderCases {
         return RenderCase(name: "example-" + file.dropLast(".yaml".count), config: config)
     }
 
-    /// Everything moat would write for a config, as files: the iptables-restore payload,
-    /// a summary of the non-firewall state, and each network's dnsmasq files.
-    static func files(of state: HostState) -> [String: String] {
+    /// Everything moat would write for a config, as files: the iptables-restore payload, the
+    /// nftables table (`firewall: nftables`), a summary of the non-firewall state, and each
+    /// network's dnsmasq files.
+    static func files(of config: Config) -> [String: String] {
+        let state = render(config)
+        let nftables = DesiredState.render(config, paths: paths, upstream: upstream, backend: .nftables)
         var files = [
-            "firewall.rules": IptablesBackend.restorePayload(state), "firewall.nft": NftablesBackend.table(IptablesBackend.moatChains(of: state)),
+            "firewall.rules": IptablesBackend.restorePayload(state),
+            "firewall.nft": NftablesBackend.table(IptablesBackend.moatChains(of: nftables)),
             "host.txt": summary(of: state),
         ]
         for (name, network) in state.networks {
@@ -259,7 +263,7 @@ struct RenderTests {
     }
 
     static func expectGolden(_ c: RenderCase) throws {
-        let files = RenderCases.files(of: RenderCases.render(c.config))
+        let files = RenderCases.files(of: c.config)
         if Golden.recording {
             try GoldenFiles.record(files, as: c.name)
             return
