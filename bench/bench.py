@@ -7,7 +7,7 @@ fresh network namespaces, the median, min and max over several rounds of:
 
   moat apply (empty host), no-op plan, no-op apply, destroy --all;
   the snapshot commands alone (ip -j -d addr show; ip -j route show; iptables-save; and
-  nft -j list ruleset where nft is installed);
+  nft -j list ruleset inet and nft -j list chains where nft is installed);
   the hand-run recipe, one command at a time from a shell script (iptables only);
   the practical floor: one ip -batch, one iptables-restore (or one nft -f of the same
   rules), the dnsmasq starts (one after another, as a person types them), the issue's
@@ -42,7 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESOLVER = "203.0.113.53"  # a documentation address: dnsmasq never forwards off the machine
 # What moat's snapshot runs (Snapshot.commands): nft only where it is installed.
 SNAPSHOT = [["ip", "-j", "-d", "addr", "show"], ["ip", "-j", "route", "show"], ["iptables-save"]] + \
-    ([["nft", "-j", "list", "ruleset"]] if shutil.which("nft") else [])
+    ([["nft", "-j", "list", "ruleset", "inet"], ["nft", "-j", "list", "chains"]] if shutil.which("nft") else [])
 WRAPPED = ["ip", "iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save",
            "ip6tables-restore", "iptables-nft", "iptables-legacy", "dnsmasq", "sysctl", "modprobe",
            "bridge", "tc", "kill", "nft"]

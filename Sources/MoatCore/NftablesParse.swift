@@ -1,7 +1,7 @@
 import Foundation
 import MoatConfig
 
-/// What `nft -j list ruleset` says that moat decides from: its own table's chains as rules of
+/// What nft's listings say that moat decides from: its own table's chains as rules of
 /// the model, and the base chains of other tables that drop what moat lets through.
 public struct NftablesDump: Hashable, Sendable {
     /// Every chain of table `inet moat`, as chains of the model (`backend: .nftables`), its
@@ -37,18 +37,26 @@ extension NftablesBackend {
     /// The tables iptables-nft keeps iptables' rules in: read through `iptables-save`, not here.
     static let iptablesTables: Set<String> = ["filter", "nat", "mangle", "raw", "security"]
 
-    /// Reads `nft -j list ruleset` (nftables 1.0's JSON schema 1). Anything it cannot read
+    /// Reads `nft -j list ruleset` (nftables 1.0's JSON schema 1), or the snapshot's two
+    /// listings: `json` the rules of the `inet` tables, `chains` every table's chains
+    /// (`Snapshot.nftCommands`), so another family's base chain is known by its policy only
+    /// (iptables-nft's tables are `iptables-save`'s, and firewalld's is `inet`). Anything it cannot read
     /// is left out, except in moat's own table, where a rule the model cannot express is kept
     /// opaque (so its chain differs from the file's and is rewritten). What is read goes back
     /// into an `nft -f` transaction when a rollback writes the table as it was, so a device,
     /// chain or comment that is not safe there as it is makes its rule opaque: a `#` comment
     /// of its JSON on one line, which nft skips.
-    public static func parseRuleset(json: String) -> NftablesDump {
-        guard let data = json.data(using: .utf8),
-            let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let objects = root["nftables"] as? [Any]
-        else { return NftablesDump() }
-        let items = objects.compactMap { $0 as? [String: Any] }
+    public static func parseRuleset(json: String, chains: String? = nil) -> NftablesDump {
+        /// The objects of one listing; nil where it is not one.
+        func objects(_ json: String) -> [[String: Any]]? {
+            guard let data = json.data(using: .utf8),
+                let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                let objects = root["nftables"] as? [Any]
+            else { return nil }
+            return objects.compactMap { $0 as? [String: Any] }
+        }
+        // A chain of both listings is read twice, to the same header.
+        guard let items = objects(json).map({ $0 + (chains.flatMap(objects) ?? []) }) else { return NftablesDump() }
         var dump = NftablesDump()
         var maps: [String: [(device: String, comment: String?, verdict: Any)]] = [:]
         var sets: [String: [(value: Any, comment: String?)]] = [:]

@@ -211,8 +211,9 @@ extension FuzzTarget {
 }
 
 extension FuzzTarget {
-    /// The output of `nft -j list ruleset` as the snapshot reads it
-    /// (`NftablesBackend.parseRuleset`), and the host those chains make, planned for. What it
+    /// An nft JSON listing as the snapshot reads it (`NftablesBackend.parseRuleset`; the
+    /// snapshot's two listings are read as one list of objects), and the host those chains
+    /// make, planned for. What it
     /// reads goes back into an `nft -f` transaction when a rollback writes the table as it
     /// was, so every rule must render on one line of its own, and the table be the one
     /// block it opens.

@@ -7,7 +7,7 @@ import MoatCore
 // functions only fetch.
 
 extension Snapshot {
-    /// Reads the host: four commands (`nft` only where it is installed), every other fact a file read (/proc, moat's state and
+    /// Reads the host: five commands (the two of `nft` only where it is installed), every other fact a file read (/proc, moat's state and
     /// run dirs, /etc/resolv.conf). One value holds every fact that plan, apply and status
     /// decide from, so they decide alike.
     public static func read(_ system: any HostSystem, paths: Paths) async throws -> HostState {
@@ -16,11 +16,15 @@ extension Snapshot {
         async let addr = output(of: ipAddrCommand, system: system)
         async let route = output(of: ipRouteCommand, system: system)
         async let save = output(of: iptablesSaveCommand, system: system)
-        async let ruleset = nftRuleset(system)
+        async let ruleset = nftListing(nftRulesetCommand, system: system)
+        async let chains = nftListing(nftChainsCommand, system: system)
         let links = try parseIPAddr(json: try await addr)
         let routes = try parseRoutes(json: try await route)
         let firewall = IptablesBackend.parseSave(try await save)
-        let nftables = try await ruleset.map(NftablesBackend.parseRuleset(json:))
+        var nftables: NftablesDump?
+        if let ruleset = try await ruleset, let chains = try await chains {
+            nftables = NftablesBackend.parseRuleset(json: ruleset, chains: chains)
+        }
 
         let ipForward = try system.read("/proc/sys/net/ipv4/ip_forward").map(isOne) ?? false
         var networkFiles = try readNetworkFiles(paths: paths, system: system)
@@ -68,18 +72,18 @@ extension Snapshot {
         return output
     }
 
-    /// How many times the snapshot asks nft for the ruleset before it gives up.
+    /// How many times the snapshot asks nft for a listing before it gives up.
     static let nftAttempts = 5
 
-    /// `nft -j list ruleset`, nil where nft is not installed. nft lists a ruleset in several
+    /// One of `nftCommands`' listings, nil where nft is not installed. nft lists in several
     /// netlink dumps, and a change between them (another program's transaction, iptables-nft's
     /// too) fails the listing ("No such file or directory"); asked again, it lists one state.
     /// A listing that fails every time is an error like any other command's.
-    static func nftRuleset(_ system: any HostSystem) async throws -> String? {
+    static func nftListing(_ argv: [String], system: any HostSystem) async throws -> String? {
         var attempt = 1
         while true {
             do {
-                return try await output(ifInstalled: nftListCommand, system: system)
+                return try await output(ifInstalled: argv, system: system)
             } catch let error as MoatError {
                 if attempt >= nftAttempts { throw error }
                 attempt += 1

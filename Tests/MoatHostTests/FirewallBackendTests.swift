@@ -98,6 +98,28 @@ struct FirewallBackendTests {
         #expect(NftablesBackend.parseRuleset(json: "{\"nftables\": [{\"rule\": 7}, 3, null]}") == NftablesDump())
     }
 
+    @Test("the snapshot's two listings (the inet tables' rules, every table's chains) read as the whole ruleset does; another family's base chain by its policy")
+    func twoListings() throws {
+        let objects = try #require(
+            (try JSONSerialization.jsonObject(with: Data(Self.ruleset.utf8)) as? [String: Any])?["nftables"] as? [[String: Any]])
+        func listing(_ keep: ([String: Any]) -> Bool) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: ["nftables": objects.filter(keep)]), as: UTF8.self)
+        }
+        func family(_ object: [String: Any]) -> String? {
+            object.values.compactMap { ($0 as? [String: Any])?["family"] as? String }.first
+        }
+        // A Docker-like nftables table of the ip family, whose forward chain drops by policy.
+        let docker = #"{"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-FORWARD", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}"#
+        let inet = try listing { family($0) == "inet" || $0["metainfo"] != nil }
+        let chains = try listing { $0["chain"] != nil || $0["metainfo"] != nil }.replacingOccurrences(of: "]}", with: ", \(docker)]}")
+        let two = NftablesBackend.parseRuleset(json: inet, chains: chains)
+        #expect(two.chains == NftablesBackend.parseRuleset(json: Self.ruleset).chains)
+        #expect(two.droppingChains.map(\.description) == [
+            "table inet firewalld, chain filter_FORWARD (hook forward)", "table inet firewalld, chain filter_INPUT (hook input)",
+            "table ip docker-bridges, chain filter-FORWARD (hook forward)",
+        ])
+    }
+
     @Test("what the host lists could break out of the transaction a rollback writes: kept as a comment of its JSON")
     func hostile() throws {
         func ruleset(_ expr: [[String: Any]], comment: String = "moat:lab") throws -> String {

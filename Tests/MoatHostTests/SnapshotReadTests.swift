@@ -20,7 +20,7 @@ func answering(fixture: String) throws -> @Sendable ([String], String?) throws -
         case Snapshot.ipRouteCommand: CommandResult(status: 0, stdout: route)
         case Snapshot.iptablesSaveCommand: CommandResult(status: 0, stdout: save)
         // The fixtures were captured on hosts without nftables.
-        case Snapshot.nftListCommand: CommandResult(status: 127, stderr: "nft: not found")
+        case Snapshot.nftRulesetCommand, Snapshot.nftChainsCommand: CommandResult(status: 127, stderr: "nft: not found")
         default: CommandResult(status: 1, stderr: "unexpected command \(argv)")
         }
     }
@@ -198,7 +198,8 @@ struct SnapshotReadTests {
         for failures in [0, 2, Snapshot.nftAttempts - 1, Snapshot.nftAttempts] {
             let calls = Mutex(0)
             let host = FakeHost { argv, input in
-                guard argv == Snapshot.nftListCommand else { return try answer(argv, input) }
+                if argv == Snapshot.nftChainsCommand { return CommandResult(status: 0, stdout: ruleset) }
+                guard argv == Snapshot.nftRulesetCommand else { return try answer(argv, input) }
                 let call = calls.withLock { count in
                     count += 1
                     return count

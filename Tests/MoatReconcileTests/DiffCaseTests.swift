@@ -253,7 +253,7 @@ struct FixtureHost {
         let outputs = outputs
         return FakeHost(files: contents) { argv, _ in
             guard let output = outputs[argv] else {
-                if argv == Snapshot.nftListCommand { return CommandResult(status: 127, stderr: "nft: not found") }
+                if Snapshot.nftCommands.contains(argv) { return CommandResult(status: 127, stderr: "nft: not found") }
                 return CommandResult(status: 1, stderr: "not captured: \(argv.joined(separator: " "))")
             }
             return CommandResult(status: 0, stdout: output)

@@ -105,7 +105,7 @@ struct ExecutorTests {
         for folder in Dependencies.searchDirectories() { for program in Dependencies.always { files["\(folder)/\(program)"] = "" } }
         let system = FakeHost(files: files) { argv, _ in
             if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
-            if argv == Snapshot.nftListCommand { return CommandResult(status: 127, stderr: "nft: not found") }
+            if Snapshot.nftCommands.contains(argv) { return CommandResult(status: 127, stderr: "nft: not found") }
             if argv.first == "dnsmasq" {
                 return CommandResult(status: 2, stderr: "dnsmasq: failed to bind DHCP server socket: Address in use")
             }
@@ -128,7 +128,7 @@ struct ExecutorTests {
         for folder in Dependencies.searchDirectories() { for program in Dependencies.always { files["\(folder)/\(program)"] = "" } }
         let system = FakeHost(files: files) { argv, _ in
             if argv == Snapshot.ipAddrCommand || argv == Snapshot.ipRouteCommand { return CommandResult(status: 0, stdout: "[]") }
-            if argv == Snapshot.nftListCommand { return CommandResult(status: 127, stderr: "nft: not found") }
+            if Snapshot.nftCommands.contains(argv) { return CommandResult(status: 127, stderr: "nft: not found") }
             return CommandResult(status: 0)
         }
         let reconciler = Reconciler(system: system, paths: paths, progress: { _ in })
