@@ -49,10 +49,7 @@ extension NftablesBackend {
     public static func parseRuleset(json: String, chains: String? = nil) -> NftablesDump {
         /// The objects of one listing; nil where it is not one.
         func objects(_ json: String) -> [[String: Any]]? {
-            guard let data = json.data(using: .utf8),
-                let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-                let objects = root["nftables"] as? [Any]
-            else { return nil }
+            guard let root = JSONReader.value(json) as? [String: Any], let objects = root["nftables"] as? [Any] else { return nil }
             return objects.compactMap { $0 as? [String: Any] }
         }
         // A chain of both listings is read twice, to the same header.
