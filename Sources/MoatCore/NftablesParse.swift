@@ -52,8 +52,10 @@ extension NftablesBackend {
             guard let root = JSONReader.value(json) as? [String: Any], let objects = root["nftables"] as? [Any] else { return nil }
             return objects.compactMap { $0 as? [String: Any] }
         }
-        // A chain of both listings is read twice, to the same header.
-        guard let items = objects(json).map({ $0 + (chains.flatMap(objects) ?? []) }) else { return NftablesDump() }
+        // Moat's table from the rules' listing alone, one state of it even when a transaction
+        // came between the two; another table's inet chains are read twice, to the same facts.
+        let otherChains = chains.flatMap(objects)?.filter { !isMoat($0["chain"] as? [String: Any] ?? [:]) } ?? []
+        guard let items = objects(json).map({ $0 + otherChains }) else { return NftablesDump() }
         var dump = NftablesDump()
         var maps: [String: [(device: String, comment: String?, verdict: Any)]] = [:]
         var sets: [String: [(value: Any, comment: String?)]] = [:]

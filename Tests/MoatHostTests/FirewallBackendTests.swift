@@ -111,7 +111,9 @@ struct FirewallBackendTests {
         // A Docker-like nftables table of the ip family, whose forward chain drops by policy.
         let docker = #"{"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-FORWARD", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}"#
         let inet = try listing { family($0) == "inet" || $0["metainfo"] != nil }
-        let chains = try listing { $0["chain"] != nil || $0["metainfo"] != nil }.replacingOccurrences(of: "]}", with: ", \(docker)]}")
+        // A chain of moat's table made between the two listings: moat's table is the rules' listing's.
+        let made = #"{"chain": {"family": "inet", "table": "moat", "name": "MOAT-IN-new", "handle": 9}}"#
+        let chains = try listing { $0["chain"] != nil || $0["metainfo"] != nil }.replacingOccurrences(of: "]}", with: ", \(docker), \(made)]}")
         let two = NftablesBackend.parseRuleset(json: inet, chains: chains)
         #expect(two.chains == NftablesBackend.parseRuleset(json: Self.ruleset).chains)
         #expect(two.droppingChains.map(\.description) == [
